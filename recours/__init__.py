@@ -1,0 +1,1 @@
+"""recours — pseudonymized crossings against the non-take-up of social rights."""

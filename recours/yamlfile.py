@@ -57,7 +57,7 @@ def _walk(node: yaml.Node, prefix: tuple[str | int, ...], lines: dict) -> None:
     lines[prefix] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = (prefix + (key_node.value,))
+            key = prefix + (key_node.value,)
             _walk(value_node, key, lines)
             lines[key] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):

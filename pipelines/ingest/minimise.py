@@ -1,0 +1,169 @@
+"""Minimisation: keep only what the convention authorizes, in the form it authorizes.
+
+The treatments come from the convention (``pseudonymize``, ``generalize``, ``keep``, ``drop``);
+what a column *means* comes from the schema's roles. Nothing else leaves: a column that is not
+explicitly authorized is dropped, whatever the partner sent. Dates of birth become what the
+indicators need (month of birth, age at the end of the extraction month); identity traits and
+the NIR become keyed pseudonyms.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from anonymization import identity, nir
+from anonymization.pseudonymize import Pseudonymizer
+from recours.errors import RecoursError
+from recours.reference import DEPARTEMENT
+from recours.schemas import Column, Schema
+
+TRAIT_ROLES = {"nom_naissance", "nom_usage", "prenoms", "sexe", "date_naissance"}
+PSEUDONYM_COLUMNS = {
+    "nir": "pseudo_nir",
+    "foyer": "pseudo_foyer",
+    "identifiant_partenaire": "pseudo_identifiant",
+}
+
+
+class TreatmentError(RecoursError):
+    """A convention asks for a treatment the pipeline cannot apply safely to that column."""
+
+
+@dataclass(frozen=True)
+class Minimised:
+    frame: pl.DataFrame
+    dropped: tuple[str, ...]  # schema columns dropped by the convention
+    unauthorized: tuple[str, ...]  # columns the partner sent that no convention mentions
+
+
+def end_of_month(day: date) -> date:
+    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def birth_parts(column: Column) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Year, month, day of a date of birth; an unknown (``00``) month or day counts as 1."""
+    raw = pl.col(column.name)
+    if column.date_format == "JJ/MM/AAAA":
+        y, m, d = raw.str.slice(6, 4), raw.str.slice(3, 2), raw.str.slice(0, 2)
+    elif column.date_format == "AAAAMMJJ":
+        y, m, d = raw.str.slice(0, 4), raw.str.slice(4, 2), raw.str.slice(6, 2)
+    else:  # AAAA-MM-JJ and Excel dates (read as ISO)
+        y, m, d = raw.str.slice(0, 4), raw.str.slice(5, 2), raw.str.slice(8, 2)
+
+    def as_int(part: pl.Expr) -> pl.Expr:
+        value = part.cast(pl.Int32, strict=False)
+        return pl.when(value == 0).then(1).otherwise(value)
+
+    return y.cast(pl.Int32, strict=False), as_int(m), as_int(d)
+
+
+def typed(column: Column, decimal_mark: str) -> pl.Expr:
+    raw = pl.col(column.name)
+    empty = raw.is_null() | (raw == "")
+    if column.type == "integer":
+        value = raw.cast(pl.Int64, strict=False)
+    elif column.type == "decimal":
+        text = raw.str.replace(",", ".", literal=True) if decimal_mark == "," else raw
+        value = text.str.to_decimal(scale=2).cast(pl.Decimal(18, 2))
+    elif column.type == "date":
+        value = raw.str.to_date(column.strftime, strict=False)
+    else:
+        value = raw
+    return pl.when(~empty).then(value).alias(column.name)
+
+
+def minimise(
+    raw: pl.DataFrame,
+    schema: Schema,
+    treatments: dict[str, str],
+    extraction: date,
+    pseudonymizer: Pseudonymizer,
+) -> Minimised:
+    """The pseudonymized frame: ``ligne_source`` plus only what ``treatments`` authorizes."""
+    reference = end_of_month(extraction)
+    outputs: list[pl.Expr] = [pl.col("_ligne").alias("ligne_source")]
+    pseudonyms: dict[str, pl.Expr] = {}
+    traits: dict[str, Column] = {}
+    for column in schema.columns:
+        treatment = treatments.get(column.name, "drop")
+        if treatment == "drop":
+            continue
+        if column.role in TRAIT_ROLES:
+            traits[column.role] = column
+        if treatment == "pseudonymize":
+            if column.role == "nir":
+                status = nir.status(pl.col(column.name))
+                usable = status.is_in([nir.VALID, nir.TEMPORARY])
+                outputs.append(status.alias("nir_statut"))
+                pseudonyms["pseudo_nir"] = pl.when(usable).then(nir.normalize(pl.col(column.name)))
+            elif column.role in PSEUDONYM_COLUMNS:
+                pseudonyms[PSEUDONYM_COLUMNS[column.role]] = pl.col(column.name)
+            elif column.role not in TRAIT_ROLES:
+                raise TreatmentError(
+                    f"{schema.id} : la colonne {column.name} n'a pas de rôle qui permette de la "
+                    "pseudonymiser (rôle attendu : nir, foyer, identifiant_partenaire ou un "
+                    "trait d'identité)"
+                )
+        elif treatment == "generalize":
+            if column.role != "date_naissance":
+                raise TreatmentError(
+                    f"{schema.id} : seule une date de naissance peut être généralisée "
+                    f"(colonne {column.name})"
+                )
+            year, month, _ = birth_parts(column)
+            outputs.append(
+                pl.format("{}-{}", year, month.cast(pl.String).str.zfill(2)).alias("mois_naissance")
+            )
+            # Completed years at the end of the month: a birthday falls within its own month.
+            age = reference.year - year - (month > reference.month).cast(pl.Int32)
+            outputs.append(age.cast(pl.Int16).alias("age"))
+        elif treatment == "keep":
+            if column.role in TRAIT_ROLES - {"sexe"} or column.role in PSEUDONYM_COLUMNS:
+                raise TreatmentError(
+                    f"{schema.id} : la colonne {column.name} est un identifiant direct ; elle ne "
+                    "peut pas être conservée en clair"
+                )
+            outputs.append(typed(column, schema.decimal))
+            if column.type == "commune":
+                outputs.append(
+                    (~pl.col(column.name).str.starts_with(DEPARTEMENT)).alias("hors_departement")
+                )
+        else:
+            raise TreatmentError(f"{schema.id} : traitement inconnu « {treatment} »")
+
+    trait_key = _traits_expression(traits)
+    if trait_key is not None:
+        pseudonyms["pseudo_traits"] = trait_key
+    frame = raw.select(outputs + [expr.alias(name) for name, expr in pseudonyms.items()])
+    for name, domain in (
+        ("pseudo_nir", "nir"),
+        ("pseudo_traits", "traits"),
+        ("pseudo_foyer", f"foyer/{schema.convention}"),
+        ("pseudo_identifiant", f"identifiant/{schema.convention}"),
+    ):
+        if name in frame.columns:
+            frame = frame.with_columns(pseudonymizer.pseudonyms(frame[name], domain))
+    dropped = tuple(c.name for c in schema.columns if treatments.get(c.name, "drop") == "drop")
+    unauthorized = tuple(c for c in raw.columns if c not in schema.column_names and c[0] != "_")
+    return Minimised(frame=frame, dropped=dropped, unauthorized=unauthorized)
+
+
+def _traits_expression(traits: dict[str, Column]) -> pl.Expr | None:
+    """Normalised (name, first given name, date of birth, sex), or None if one is missing."""
+    name = traits.get("nom_naissance") or traits.get("nom_usage")
+    given, birth, sex = traits.get("prenoms"), traits.get("date_naissance"), traits.get("sexe")
+    if not (name and given and birth and sex):
+        return None
+    year, month, day = birth_parts(birth)
+    iso = pl.format(
+        "{}-{}-{}",
+        year,
+        month.cast(pl.String).str.zfill(2),
+        day.cast(pl.String).str.zfill(2),
+    )
+    sex_code = pl.col(sex.name).replace_strict(sex.sex_codes or {}, default=None)
+    return identity.traits_key(pl.col(name.name), pl.col(given.name), iso, sex_code)

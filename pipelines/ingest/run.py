@@ -1,0 +1,385 @@
+"""Ingest: every pending delivery of ``landing/`` to the pseudonymized zone, or to quarantine.
+
+One delivery goes through: checksum → convention in force → read → validate (Great
+Expectations) → set aside bad rows → deduplicate → minimise and pseudonymize → scan for stray
+personal data (presidio) → Parquet, written aside and moved into place. Any delivery-level
+problem stops it whole and moves the file to quarantine with its reason; the other deliveries
+go on. The same functions run under Airflow (``dags/ingest.py``) and from ``recours run``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from anonymization.pseudonymize import Pseudonymizer, load_key
+from pipelines.ingest.minimise import minimise
+from pipelines.ingest.quarantine import quarantine
+from pipelines.ingest.read import LINE, read_delivery
+from recours import audit_log
+from recours.conventions import Convention, load_conventions
+from recours.errors import DeliveryRefused
+from recours.home import Home
+from recours.reference import commune_codes
+from recours.schemas import Schema, load_schemas
+
+MANIFEST = "manifest.json"
+IGNORED_SUFFIXES = (".part", ".sha256")
+
+
+@dataclass
+class DeliveryOutcome:
+    """What happened to one file: counts and rule names only, never a value from the file."""
+
+    convention: str
+    file: str
+    status: str  # acceptee | refusee | deja_traitee
+    sha256: str
+    dataset: str | None = None
+    extraction: str | None = None
+    rows_read: int = 0
+    rows_kept: int = 0
+    set_aside: dict[str, int] = field(default_factory=dict)  # rule -> rows set aside
+    flagged: dict[str, int] = field(default_factory=dict)  # rule -> rows kept but flagged
+    duplicates: int = 0
+    dropped_columns: list[str] = field(default_factory=list)
+    unauthorized_columns: list[str] = field(default_factory=list)
+    pii_withheld: dict[str, dict[str, int]] = field(default_factory=dict)
+    rule: str | None = None
+    reason: str | None = None
+    messages: list[str] = field(default_factory=list)
+    output: str | None = None
+
+    def summary(self) -> dict:
+        """JSON-safe, for XComs, the audit log and the demo's table."""
+        return asdict(self)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pending_deliveries(home: Home, convention_id: str) -> list[Path]:
+    """Files waiting in ``landing/<convention>/``: uploads still in progress (``.part``) and
+    checksum sidecars are not deliveries."""
+    folder = home.landing_for(convention_id)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.endswith(IGNORED_SUFFIXES)
+    )
+
+
+def processed_checksums(home: Home, convention_id: str) -> dict[str, Path]:
+    folder = home.pseudonymized / convention_id
+    found = {}
+    for manifest in folder.glob(f"*/*/{MANIFEST}"):
+        found[json.loads(manifest.read_text(encoding="utf-8"))["sha256"]] = manifest.parent
+    return found
+
+
+def ingest_all(
+    home: Home,
+    conventions_dir: Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[DeliveryOutcome]:
+    """Every convention folder of ``landing/`` (the folder name is the convention id)."""
+    folders = (
+        sorted(p.name for p in home.landing.iterdir() if p.is_dir())
+        if home.landing.is_dir()
+        else []
+    )
+    outcomes: list[DeliveryOutcome] = []
+    for index, convention_id in enumerate(folders):
+        if progress:
+            progress(convention_id, index, len(folders))
+        outcomes.extend(ingest_convention(home, convention_id, conventions_dir))
+    if progress:
+        progress("", len(folders), len(folders))
+    return outcomes
+
+
+def ingest_convention(
+    home: Home, convention_id: str, conventions_dir: Path | None = None
+) -> list[DeliveryOutcome]:
+    """Process every pending delivery in ``landing/<convention_id>/``; one outcome each."""
+    home.ensure()
+    files = pending_deliveries(home, convention_id)
+    if not files:
+        return []
+    pseudonymizer = load_key()
+    conventions = load_conventions(conventions_dir)
+    schemas = load_schemas()
+    done = processed_checksums(home, convention_id)
+    outcomes = []
+    for path in files:
+        checksum = sha256_of(path)
+        if checksum in done:
+            outcomes.append(DeliveryOutcome(convention_id, path.name, "deja_traitee", checksum))
+            continue
+        outcome = ingest_file(
+            home,
+            path,
+            convention_id,
+            conventions.get(convention_id),
+            schemas,
+            pseudonymizer,
+            checksum,
+        )
+        outcomes.append(outcome)
+        if outcome.status == "acceptee":
+            done[checksum] = Path(outcome.output or "")
+    return outcomes
+
+
+def ingest_file(
+    home: Home,
+    path: Path,
+    convention_id: str,
+    convention: Convention | None,
+    schemas: dict[str, Schema],
+    pseudonymizer: Pseudonymizer,
+    checksum: str,
+) -> DeliveryOutcome:
+    outcome = DeliveryOutcome(convention_id, path.name, "refusee", checksum)
+    event = {
+        "convention": convention_id,
+        "fichier": path.name,
+        "sha256": checksum,
+        "empreinte_cle": pseudonymizer.fingerprint,
+    }
+    audit_log.append_event(home.audit, "livraison_recue", **event)
+    try:
+        _check_sidecar(path, checksum)
+        schema, extraction = _identify(path, convention_id, convention, schemas)
+        outcome.dataset, outcome.extraction = schema.dataset, extraction.isoformat()
+        _ingest_valid_file(home, path, convention, schema, extraction, pseudonymizer, outcome)
+    except DeliveryRefused as refusal:
+        target = quarantine(path, home.quarantine / convention_id, refusal, checksum)
+        outcome.status, outcome.rule, outcome.reason = "refusee", refusal.rule, refusal.message
+        outcome.output = str(target.relative_to(home.root))
+        audit_log.append_event(
+            home.audit,
+            "livraison_refusee",
+            **event,
+            regle=refusal.rule,
+            motif=refusal.message,
+            ligne=refusal.line,
+            colonne=refusal.column,
+            lignes_lues=outcome.rows_read,
+            lignes_ecartees=outcome.set_aside,
+        )
+        return outcome
+    audit_log.append_event(
+        home.audit,
+        "livraison_acceptee",
+        **event,
+        jeu=schema.dataset,
+        extraction=outcome.extraction,
+        lignes_lues=outcome.rows_read,
+        lignes_gardees=outcome.rows_kept,
+        lignes_ecartees=outcome.set_aside,
+        lignes_signalees=outcome.flagged,
+        doublons=outcome.duplicates,
+        colonnes_supprimees=outcome.dropped_columns,
+        colonnes_non_autorisees=outcome.unauthorized_columns,
+        donnees_personnelles_retenues=outcome.pii_withheld,
+    )
+    return outcome
+
+
+def _check_sidecar(path: Path, checksum: str) -> None:
+    sidecar = path.with_name(path.name + ".sha256")
+    if not sidecar.exists():
+        return
+    words = sidecar.read_text(encoding="ascii", errors="replace").split()
+    if not words or len(words[0]) != 64:
+        raise DeliveryRefused(
+            "somme_controle",
+            f"{sidecar.name} : fichier de somme de contrôle illisible (format sha256sum attendu)",
+        )
+    if words[0].lower() != checksum:
+        raise DeliveryRefused(
+            "somme_controle",
+            f"{path.name} : la somme de contrôle SHA-256 ne correspond pas à celle annoncée dans "
+            f"{sidecar.name} ; le fichier a été altéré ou incomplètement transféré",
+        )
+
+
+def _identify(
+    path: Path, convention_id: str, convention: Convention | None, schemas: dict[str, Schema]
+) -> tuple[Schema, date]:
+    if convention is None:
+        raise DeliveryRefused(
+            "convention_absente",
+            f"{path.name} : aucune convention « {convention_id} » n'existe ; aucune donnée ne "
+            "peut être reçue sans convention signée",
+        )
+    for dataset in convention.datasets:
+        schema = schemas.get(dataset.schema_id)
+        if schema is None:
+            continue
+        if schema.file_regex().match(path.name):
+            extraction = schema.extraction_date(path.name)
+            if extraction is None:
+                raise DeliveryRefused(
+                    "nom_de_fichier",
+                    f"{path.name} : la date d'extraction du nom de fichier n'est pas une date",
+                )
+            if not convention.in_force(extraction):
+                raise DeliveryRefused(
+                    "convention_hors_validite",
+                    f"{path.name} : la convention {convention_id} n'est pas en vigueur à la date "
+                    f"d'extraction {extraction:%d/%m/%Y} (valable du "
+                    f"{convention.valid_from:%d/%m/%Y} au {convention.valid_to:%d/%m/%Y})",
+                )
+            return schema, extraction
+    expected = ", ".join(
+        schemas[d.schema_id].file_name.replace("{date}", "AAAAMMJJ")
+        for d in convention.datasets
+        if d.schema_id in schemas
+    )
+    raise DeliveryRefused(
+        "nom_de_fichier",
+        f"{path.name} : ce nom ne correspond à aucun jeu de données de la convention "
+        f"{convention_id} (attendu : {expected}, éventuellement .gz)",
+    )
+
+
+def _ingest_valid_file(
+    home: Home,
+    path: Path,
+    convention: Convention,
+    schema: Schema,
+    extraction: date,
+    pseudonymizer: Pseudonymizer,
+    outcome: DeliveryOutcome,
+) -> None:
+    from anonymization.pii_scan import scan_frame
+    from pipelines.ingest.validate import describe, validate
+
+    raw = read_delivery(path, schema)
+    outcome.rows_read = raw.height
+    result = validate(raw.drop("_champs"), schema, commune_codes(), extraction)
+    set_aside = set(result.set_aside_lines)
+    ragged = raw.filter(pl.col("_champs") != 0)[LINE].to_list()
+    if ragged:
+        set_aside.update(ragged)
+        outcome.set_aside["nombre_de_champs"] = len(ragged)
+        outcome.messages.append(
+            f"{path.name}, ligne {ragged[0]} : nombre de champs différent de l'en-tête "
+            f"(règle nombre_de_champs) — {len(ragged)} ligne(s) en tout"
+        )
+    for failure in result.failures:
+        bucket = outcome.set_aside if failure.severity == "ecarter" else outcome.flagged
+        bucket[failure.rule] = bucket.get(failure.rule, 0) + failure.count
+        outcome.messages.append(describe(failure, path.name))
+    share = len(set_aside) / raw.height
+    if share > schema.max_bad_row_share:
+        worst = sorted(result.failures, key=lambda f: -f.count if f.severity == "ecarter" else 0)
+        detail = "; ".join(describe(f, path.name, max_lines=3) for f in worst[:3])
+        raise DeliveryRefused(
+            "trop_de_lignes_invalides",
+            f"{path.name} : {len(set_aside)} ligne(s) invalide(s) sur {raw.height} "
+            f"({share:.1%}, plus que le maximum de {schema.max_bad_row_share:.0%} du dessin) ; "
+            f"{detail}",
+        )
+    kept = raw.filter(~pl.col(LINE).is_in(list(set_aside))) if set_aside else raw
+    unique = kept.unique(subset=schema.column_names, keep="first", maintain_order=True)
+    outcome.duplicates = kept.height - unique.height
+    treatments = {
+        name: rule.treatment for name, rule in convention.dataset(schema.id).fields.items()
+    }
+    minimised = minimise(unique, schema, treatments, extraction, pseudonymizer)
+    outcome.dropped_columns = list(minimised.dropped)
+    outcome.unauthorized_columns = list(minimised.unauthorized)
+    frame = minimised.frame
+    scanned = [
+        c.name
+        for c in schema.columns
+        if c.name in frame.columns and frame.schema[c.name] == pl.String
+    ]
+    for finding in scan_frame(frame, scanned):
+        if finding.withheld:
+            frame = frame.drop(finding.column)
+            outcome.pii_withheld[finding.column] = dict(finding.counts)
+    outcome.rows_kept = frame.height
+    outcome.output = str(
+        _write(home, convention.id, schema, extraction, frame, outcome, pseudonymizer, result)
+    )
+
+
+def _write(
+    home: Home,
+    convention_id: str,
+    schema: Schema,
+    extraction: date,
+    frame: pl.DataFrame,
+    outcome: DeliveryOutcome,
+    pseudonymizer: Pseudonymizer,
+    result,
+) -> Path:
+    """Written aside then renamed: a reader never sees half a delivery."""
+    dataset_dir = home.pseudonymized / convention_id / schema.dataset
+    final = dataset_dir / f"{extraction:%Y%m%d}"
+    staging = dataset_dir / f".{extraction:%Y%m%d}.en-cours"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    frame.write_parquet(staging / f"{schema.id}.parquet", compression="zstd")
+    manifest = {
+        "convention": convention_id,
+        "jeu": schema.dataset,
+        "schema": schema.id,
+        "fichier": outcome.file,
+        "sha256": outcome.sha256,
+        "extraction": extraction.isoformat(),
+        "recue_le": datetime.now(UTC).isoformat(timespec="seconds"),
+        "empreinte_cle": pseudonymizer.fingerprint,
+        "lignes_lues": outcome.rows_read,
+        "lignes_gardees": outcome.rows_kept,
+        "lignes_ecartees": outcome.set_aside,
+        "lignes_signalees": outcome.flagged,
+        "doublons": outcome.duplicates,
+        "colonnes": {name: str(dtype) for name, dtype in frame.schema.items()},
+        "colonnes_supprimees": outcome.dropped_columns,
+        "colonnes_non_autorisees": outcome.unauthorized_columns,
+        "donnees_personnelles_retenues": outcome.pii_withheld,
+        "validation": result.ge_summary,
+        "remplacee_par": None,
+    }
+    (staging / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    if final.exists():  # a corrected redelivery of the same extraction replaces it whole
+        shutil.rmtree(final)
+    staging.rename(final)
+    _mark_superseded(dataset_dir)
+    return final.relative_to(home.root)
+
+
+def _mark_superseded(dataset_dir: Path) -> None:
+    """Within one month, the latest extraction of a dataset replaces the earlier ones."""
+    manifests = sorted(dataset_dir.glob(f"[0-9]*/{MANIFEST}"))
+    latest_of_month: dict[str, str] = {}
+    for manifest in manifests:
+        day = manifest.parent.name
+        latest_of_month[day[:6]] = max(latest_of_month.get(day[:6], day), day)
+    for manifest in manifests:
+        day = manifest.parent.name
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        newer = latest_of_month[day[:6]]
+        wanted = None if newer == day else newer
+        if data.get("remplacee_par") != wanted:
+            data["remplacee_par"] = wanted
+            manifest.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

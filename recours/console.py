@@ -1,0 +1,79 @@
+"""What the command line shows: progress on long work, and the per-delivery summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=False)
+STATUS_LABELS = {"acceptee": "acceptée", "refusee": "REFUSÉE", "deja_traitee": "déjà traitée"}
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def progress_callback(progress: Progress, label: str) -> Callable[[str, int, int], None]:
+    task = progress.add_task(label, total=None)
+
+    def update(stage: str, done: int, total: int) -> None:
+        description = f"{label} — {stage}" if stage else label
+        progress.update(task, description=description, completed=done, total=total)
+
+    return update
+
+
+def _rules(counts: dict[str, int]) -> str:
+    return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items())) or "—"
+
+
+def delivery_table(summaries: Iterable[dict]) -> Table:
+    """One line per delivery: rows read, kept, set aside by rule, columns dropped, PII withheld."""
+    table = Table(title="Livraisons traitées", show_lines=True)
+    for header in (
+        "convention",
+        "fichier",
+        "statut",
+        "lues",
+        "gardées",
+        "écartées (par règle)",
+        "signalées",
+        "doublons",
+        "colonnes supprimées",
+        "données personnelles retenues",
+    ):
+        table.add_column(header, overflow="fold")
+    for s in summaries:
+        withheld = ", ".join(
+            f"{col} ({', '.join(f'{k} {n}' for k, n in kinds.items())})"
+            for col, kinds in s.get("pii_withheld", {}).items()
+        )
+        dropped = list(s.get("dropped_columns", [])) + [
+            f"{c} (non autorisée)" for c in s.get("unauthorized_columns", [])
+        ]
+        status = STATUS_LABELS.get(s["status"], s["status"])
+        if s["status"] == "refusee":
+            status += f"\n{s.get('reason') or ''}"
+        table.add_row(
+            s["convention"],
+            s["file"],
+            status,
+            f"{s.get('rows_read', 0):,}".replace(",", " "),
+            f"{s.get('rows_kept', 0):,}".replace(",", " "),
+            _rules(s.get("set_aside", {})),
+            _rules(s.get("flagged", {})),
+            str(s.get("duplicates", 0)),
+            ", ".join(dropped) or "—",
+            withheld or "—",
+        )
+    return table

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from recours.errors import RecoursError
 
@@ -51,14 +52,11 @@ class Pseudonymizer:
     def pseudonyms(self, values: pl.Series, domain: str) -> pl.Series:
         """HMAC of each non-null value under ``domain``, as 64 hex characters (null stays null).
 
-        Only distinct values are hashed, then joined back, so repeated household numbers
-        cost nothing.
+        Repeated values (household numbers, one per member) are hashed once and joined back;
+        mostly distinct ones (NIRs) are hashed straight, which saves the join.
         """
-        block = (
-            self.key.ljust(64, b"\x00")
-            if len(self.key) <= 64
-            else hashlib.sha256(self.key).digest().ljust(64, b"\x00")
-        )
+        block = self.key if len(self.key) <= 64 else hashlib.sha256(self.key).digest()
+        block = block.ljust(64, b"\x00")
         inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         inner.update(domain.encode() + b"\x1f")
@@ -71,13 +69,23 @@ class Pseudonymizer:
             o.update(h.digest())
             return o.digest()
 
-        distinct = values.drop_nulls().unique()
-        digests = pl.Series(list(map(one, distinct.cast(pl.Binary).to_list())), dtype=pl.Binary)
-        lookup = pl.DataFrame({"value": distinct, "pseudo": digests.bin.encode("hex")})
-        joined = pl.DataFrame({"value": values}).join(
-            lookup, on="value", how="left", maintain_order="left"
-        )
-        return joined["pseudo"].alias(values.name)
+        def hex_digests(series: pl.Series) -> pl.Series:
+            digests = b"".join(map(one, series.cast(pl.Binary).to_list()))
+            array = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(32), len(series), [None, pa.py_buffer(digests)]
+            )
+            return pl.Series(array).cast(pl.Binary).bin.encode("hex")
+
+        present = values.drop_nulls()
+        distinct = present.unique()
+        if len(distinct) < 0.7 * len(present):
+            lookup = pl.DataFrame({"value": distinct, "pseudo": hex_digests(distinct)})
+            joined = pl.DataFrame({"value": values}).join(
+                lookup, on="value", how="left", maintain_order="left"
+            )
+            return joined["pseudo"].alias(values.name)
+        result = pl.Series(values.name, [None] * len(values), dtype=pl.String)
+        return result.scatter(values.is_not_null().arg_true(), hex_digests(present))
 
 
 def load_key(environ: dict[str, str] | None = None) -> Pseudonymizer:

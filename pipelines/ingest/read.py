@@ -9,9 +9,11 @@ that every later message can point at the raw file without quoting it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
+import re
 import zlib
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from recours.errors import DeliveryRefused
 from recours.schemas import Schema
 
 LINE = "_ligne"
+BLOCK_ROWS = 100_000
 ENCODING_NAMES = {
     "utf-8": "UTF-8",
     "utf-8-sig": "UTF-8 avec BOM",
@@ -49,7 +52,7 @@ def _raw_bytes(path: Path) -> bytes:
             raise DeliveryRefused(
                 "gzip_illisible", f"{path.name} : archive gzip illisible ou tronquée"
             ) from None
-    if not data.strip():
+    if not data.removeprefix(codecs.BOM_UTF8).strip():
         raise DeliveryRefused("fichier_vide", f"{path.name} : fichier vide ({len(data)} octet(s))")
     return data
 
@@ -67,11 +70,23 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
                 f"{path.name} : le fichier est encodé en UTF-8 alors que la convention annonce "
                 f"{announced} ; demander au partenaire un fichier conforme au dessin",
             )
+    if encoding == "latin-1":
+        # Latin-1 decodes any byte; 0x80–0x9F are control codes no text holds, and the mark
+        # of a Windows-1252 file (’ « € …) sent as Latin-1.
+        control = re.search(rb"[\x80-\x9f]", data)
+        if control is not None:
+            line = data.count(b"\n", 0, control.start()) + 1
+            raise DeliveryRefused(
+                "encodage",
+                f"{path.name}, ligne {line} : caractère de contrôle impossible en {announced} "
+                "(encodage annoncé) ; le fichier est probablement en Windows-1252",
+                line=line,
+            )
     python_codec = "utf-8-sig" if encoding.startswith("utf-8") else encoding
     try:
         return data.decode(python_codec)
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = exc.object.count(b"\n", 0, exc.start) + 1
         raise DeliveryRefused(
             "encodage",
             f"{path.name}, ligne {line} : octets illisibles en {announced} (encodage annoncé) ; "
@@ -81,6 +96,8 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
 
 
 def _read_csv(path: Path, schema: Schema) -> pl.DataFrame:
+    """Python's csv module parses (quotes may span lines; a stray quote inside an unquoted
+    field stays literal), polars receives the columns in blocks to keep memory bounded."""
     text = _decode(path, _raw_bytes(path), schema.encoding).replace("\r\n", "\n")
     dialect = {
         "delimiter": schema.separator,
@@ -88,56 +105,81 @@ def _read_csv(path: Path, schema: Schema) -> pl.DataFrame:
         "quoting": csv.QUOTE_MINIMAL if schema.quote else csv.QUOTE_NONE,
         "strict": False,
     }
-    header, starts, widths = _structure(text, dialect)
-    header = [name.strip() for name in header]
-    _check_header(path, schema, header)
-    expected = len(header)
-    last = len(widths) - 1
-    if last >= 0 and widths[last] < expected and not text.endswith("\n"):
-        raise DeliveryRefused(
-            "fichier_tronque",
-            f"{path.name}, ligne {starts[last]} : dernière ligne incomplète ({widths[last]} "
-            f"champ(s) au lieu de {expected}, sans fin de ligne) ; le transfert a été coupé, "
-            "demander une nouvelle livraison",
-            line=starts[last],
-        )
-    frame = pl.read_csv(
-        io.BytesIO(text.encode("utf-8")),
-        separator=schema.separator,
-        quote_char=schema.quote,
-        has_header=True,
-        infer_schema=False,
-        truncate_ragged_lines=True,
-        empty_string_is_null=False,
-    )
-    if frame.height != len(starts):
-        raise DeliveryRefused(
-            "structure",
-            f"{path.name} : structure du fichier incohérente ({frame.height} lignes lues "
-            f"contre {len(starts)} enregistrements comptés) ; vérifier les guillemets",
-        )
-    frame.columns = header
-    return _finish(frame, schema, starts, widths, expected)
-
-
-def _structure(text: str, dialect: dict) -> tuple[list[str], list[int], list[int]]:
-    """Header, start line and field count of each record (quotes may span lines)."""
     reader = csv.reader(io.StringIO(text), **dialect)
-    header = next(reader, [])
+    header = [name.strip() for name in next(reader, [])]
+    _check_header(path, schema, header)
+    width = len(header)
+    blocks: list[pl.DataFrame] = []
+    columns: list[list[str]] = [[] for _ in range(width)]
     starts: list[int] = []
     widths: list[int] = []
     previous = reader.line_num
     for record in reader:
         if record:  # a blank line is no record
             starts.append(previous + 1)
-            widths.append(len(record))
+            widths.append(len(record) - width)
+            if len(record) < width:
+                record = record + [""] * (width - len(record))
+            for values, value in zip(columns, record, strict=False):
+                values.append(value)
+            if len(columns[0]) == BLOCK_ROWS:
+                blocks.append(_block(header, columns))
+                columns = [[] for _ in range(width)]
         previous = reader.line_num
-    return header, starts, widths
+    blocks.append(_block(header, columns))
+    if starts and not text.endswith("\n"):
+        _check_last_record(path, text, dialect, starts[-1], widths[-1], width)
+    frame = pl.concat(blocks)
+    return frame.with_columns(
+        [pl.col(c).str.strip_chars() for c in header]
+        + [
+            pl.Series(LINE, starts, dtype=pl.Int64),
+            pl.Series("_champs", widths, dtype=pl.Int32),
+        ]
+    )
+
+
+def _block(header: list[str], columns: list[list[str]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            name: pl.Series(name, values, dtype=pl.String)
+            for name, values in zip(header, columns, strict=True)
+        }
+    )
+
+
+def _check_last_record(
+    path: Path, text: str, dialect: dict, start: int, extra: int, width: int
+) -> None:
+    """A file that ends without a newline may have been cut during transfer."""
+    cut_in_quotes = False
+    try:
+        for _ in csv.reader(io.StringIO(text), **{**dialect, "strict": True}):
+            pass
+    except csv.Error as exc:
+        cut_in_quotes = "unexpected end of data" in str(exc)
+    if extra < 0 or cut_in_quotes:
+        found = "guillemets non refermés" if cut_in_quotes else f"{width + extra} champ(s)"
+        raise DeliveryRefused(
+            "fichier_tronque",
+            f"{path.name}, ligne {start} : dernière ligne incomplète ({found} au lieu de "
+            f"{width} champs, sans fin de ligne) ; le transfert a été coupé, demander une "
+            "nouvelle livraison",
+            line=start,
+        )
 
 
 def _check_header(path: Path, schema: Schema, header: list[str]) -> None:
     if not any(header):
         raise DeliveryRefused("en_tete", f"{path.name}, ligne 1 : ligne d'en-tête absente", line=1)
+    if not set(header) & set(schema.column_names):
+        # Likely a data row where the header should be: list nothing, it may be personal data.
+        raise DeliveryRefused(
+            "en_tete",
+            f"{path.name}, ligne 1 : en-tête absent ou méconnaissable (aucune des colonnes du "
+            "dessin n'y figure)",
+            line=1,
+        )
     missing = [name for name in schema.column_names if name not in header]
     if missing:
         extra = [name for name in header if name not in schema.column_names]
@@ -156,19 +198,6 @@ def _check_header(path: Path, schema: Schema, header: list[str]) -> None:
             f"{path.name}, ligne 1 : colonne(s) en double dans l'en-tête : {', '.join(duplicated)}",
             line=1,
         )
-
-
-def _finish(
-    frame: pl.DataFrame, schema: Schema, starts: list[int], widths: list[int], expected: int
-) -> pl.DataFrame:
-    text_columns = [c for c in frame.columns]
-    return frame.with_columns(
-        [pl.col(c).str.strip_chars() for c in text_columns]
-        + [
-            pl.Series(LINE, starts, dtype=pl.Int64),
-            pl.Series("_champs", widths, dtype=pl.Int32) - expected,
-        ]
-    )
 
 
 def _read_xlsx(path: Path, schema: Schema) -> pl.DataFrame:

@@ -110,7 +110,7 @@ def conventions_check(directory: Path | None) -> None:
     folder = directory or DEFAULT_DIR
     problems = check_conventions(folder)
     for problem in problems:
-        console.print(f"{problem.file}, ligne {problem.line} : {problem.message}", markup=False)
+        console.print(str(problem), markup=False)
     if problems:
         console.print(f"{len(problems)} problème(s) dans {folder}")
         sys.exit(1)

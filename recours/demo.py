@@ -6,11 +6,10 @@ never printed), then the real ingest DAGs run in-process by Airflow.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-from anonymization.pseudonymize import KEY_ENV, KEY_FILE_ENV, new_key_file
+from anonymization.pseudonymize import new_key_file
 from recours.home import Home
 
 KEY_FILE = Path("secrets") / "cle_pseudonymisation.hex"
@@ -37,8 +36,9 @@ def run_demo(home: Path, persons: int, seed: int = 0, period: str | None = None)
         f"{summary.period}, livraisons dans {home / 'landing'}"
     )
     key_file = new_key_file(home / KEY_FILE)
-    os.environ.pop(KEY_ENV, None)
-    os.environ[KEY_FILE_ENV] = str(key_file.resolve())
-    console.print("Ingestion par les DAG Airflow (en local, base SQLite temporaire)…")
-    results = run_ingest_dags(home)
+    console.print(
+        f"Ingestion par les DAG Airflow (en local, base SQLite dans {home / 'airflow'}, "
+        "clé passée comme Variable recours_pseudo_key_secret)…"
+    )
+    results = run_ingest_dags(home, key_hex=key_file.read_text(encoding="ascii").strip())
     return [summary for dag_results in results.values() for summary in dag_results]

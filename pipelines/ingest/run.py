@@ -176,6 +176,7 @@ def ingest_file(
         schema, extraction = _identify(path, convention_id, convention, schemas)
         outcome.dataset, outcome.extraction = schema.dataset, extraction.isoformat()
         _ingest_valid_file(home, path, convention, schema, extraction, pseudonymizer, outcome)
+        outcome.status = "acceptee"
     except DeliveryRefused as refusal:
         target = quarantine(path, home.quarantine / convention_id, refusal, checksum)
         outcome.status, outcome.rule, outcome.reason = "refusee", refusal.rule, refusal.message

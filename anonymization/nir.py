@@ -10,8 +10,13 @@ from __future__ import annotations
 import polars as pl
 
 # sex/kind, year, month (01-12, 20-42, 50-99 for unknown or incomplete dates), département
-# (2 digits, or 2A/2B), commune, order, key.
-NIR_SHAPE = r"^[1-478]\d{2}(0[1-9]|1[0-2]|[23]\d|4[0-2]|[5-9]\d)(\d{2}|2[AB])\d{6}\d{2}$"
+# (2 digits, or 2A/2B), commune, order, key. Written for both engines that apply it: Python's
+# `re` (pandas, hence Great Expectations) and Rust's regex (polars): `[0-9]` because `\d` is
+# Unicode-wide, and `\Z` (end of text) which polars spells `\z` (see ``polars_regex``).
+NIR_SHAPE = (
+    r"^[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[23][0-9]|4[0-2]|[5-9][0-9])"
+    r"(?:[0-9]{2}|2[AB])[0-9]{6}[0-9]{2}\Z"
+)
 
 ABSENT, INVALID, VALID, TEMPORARY = "absent", "invalide", "valide", "nia"
 
@@ -21,21 +26,31 @@ def normalize(column: pl.Expr) -> pl.Expr:
     return column.str.replace_all(r"[\s.]", "").str.to_uppercase()
 
 
-def key_matches(normalized: pl.Expr) -> pl.Expr:
-    """True when a well-shaped NIR's key checks (null for malformed input)."""
+def polars_regex(regex: str) -> str:
+    return regex.replace(r"\Z", r"\z")
+
+
+def key_parts(normalized: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(key given, key computed) of a well-shaped NIR, both null otherwise."""
+    well_formed = normalized.str.contains(polars_regex(NIR_SHAPE))
     department = normalized.str.slice(5, 2).replace({"2A": "19", "2B": "18"})
     number = pl.concat_str(
         [normalized.str.slice(0, 5), department, normalized.str.slice(7, 6)]
     ).cast(pl.Int64, strict=False)
-    key = normalized.str.slice(13, 2).cast(pl.Int64, strict=False)
-    return (97 - number % 97) == key
+    given = normalized.str.slice(13, 2).cast(pl.Int64, strict=False)
+    return pl.when(well_formed).then(given), pl.when(well_formed).then(97 - number % 97)
+
+
+def key_matches(normalized: pl.Expr) -> pl.Expr:
+    """True when a well-shaped NIR's key checks (null for malformed input)."""
+    given, computed = key_parts(normalized)
+    return given == computed
 
 
 def status(column: pl.Expr) -> pl.Expr:
     """``absent``, ``invalide``, ``valide`` or ``nia`` (a temporary number whose key checks)."""
     nir = normalize(column)
-    well_formed = nir.str.contains(NIR_SHAPE).fill_null(False)
-    checks = well_formed & key_matches(nir).fill_null(False)
+    checks = key_matches(nir).fill_null(False)
     return (
         pl.when(column.is_null() | (nir == ""))
         .then(pl.lit(ABSENT))

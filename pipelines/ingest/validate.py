@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
+from anonymization import nir
 from recours.schemas import DATE_FORMATS, Column, Schema
 
 if TYPE_CHECKING:
@@ -81,10 +82,7 @@ RESULT_FORMAT: dict[str, Any] = {
 # Our own regular expressions are written for both engines that apply them: Python's `re` or
 # RE2 (pandas, hence GE) and Rust's regex (polars, for the helper columns). `[0-9]` because
 # `\d` is Unicode-wide; `\Z` (end of text, no trailing newline) is spelt `\z` for polars.
-NIR_REGEX = (
-    r"^[1-478][0-9]{2}(?:0[1-9]|1[0-2]|[23][0-9]|4[0-2]|[5-9][0-9])"
-    r"(?:[0-9]{2}|2[AB])[0-9]{6}[0-9]{2}\Z"
-)
+NIR_REGEX = nir.NIR_SHAPE
 COMMUNE_REGEX = r"^(?:[0-9]{5}|2[AB][0-9]{3})\Z"
 DEPARTEMENT_REGEX = r"^31"
 DATE_MIN = 18900101  # "AAAAMMJJ": nobody alive, no right open, before 1890
@@ -330,26 +328,14 @@ def _date_helpers(column: Column) -> dict[str, pl.Expr]:
     }
 
 
-def nir_key_expressions(nir: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(key given, key computed) of well-formed NIRs, null otherwise; vectorised.
-
-    key = 97 - (13-digit number mod 97), Corsica's 2A and 2B counting as 19 and 18. Temporary
-    numbers (NIA, starting with 7 or 8) follow the same rule.
-    """
-    well_formed = nir.str.contains(_polars_regex(NIR_REGEX))
-    body = (
-        nir.str.slice(0, 13)
-        .str.replace("2A", "19", literal=True)
-        .str.replace("2B", "18", literal=True)
-        .cast(pl.Int64, strict=False)
-    )
-    given = nir.str.slice(13, 2).cast(pl.Int64, strict=False)
-    return pl.when(well_formed).then(given), pl.when(well_formed).then(97 - body % 97)
+def nir_key_expressions(normalized: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(key given, key computed) of well-formed NIRs, null otherwise: see ``anonymization.nir``."""
+    return nir.key_parts(normalized)
 
 
 def _nir_helpers(column: Column) -> dict[str, pl.Expr]:
     """The NIR without its spaces, upper-cased (``2a`` is Corsica), as stdnum's compact does."""
-    compact = _present(column.name).str.replace_all(" ", "", literal=True).str.to_uppercase()
+    compact = nir.normalize(_present(column.name))
     compact = pl.when(compact != "").then(compact)
     given, computed = nir_key_expressions(compact)
     return {

@@ -60,6 +60,12 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
     """Écrit des livraisons synthétiques dans HOME/landing/ et la vérité dans HOME/truth/."""
     from recours.synth import synthesize
 
+    from recours.synth.dates import parse_period
+
+    try:
+        parse_period(period) if period else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
     with progress_bar() as bar:
         summary = synthesize(
             home,

@@ -92,11 +92,12 @@ def pending_deliveries(home: Home, convention_id: str) -> list[Path]:
     )
 
 
-def processed_checksums(home: Home, convention_id: str) -> dict[str, Path]:
-    folder = home.pseudonymized / convention_id
-    found = {}
-    for manifest in folder.glob(f"*/*/{MANIFEST}"):
-        found[json.loads(manifest.read_text(encoding="utf-8"))["sha256"]] = manifest.parent
+def processed_deliveries(home: Home, convention_id: str) -> set[tuple[str, str]]:
+    """(file name, SHA-256) of every accepted delivery: the same file again is a no-op."""
+    found = set()
+    for manifest in (home.pseudonymized / convention_id).glob(f"*/*/{MANIFEST}"):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        found.add((data["fichier"], data["sha256"]))
     return found
 
 
@@ -132,11 +133,11 @@ def ingest_convention(
     pseudonymizer = load_key()
     conventions = load_conventions(conventions_dir)
     schemas = load_schemas()
-    done = processed_checksums(home, convention_id)
+    done = processed_deliveries(home, convention_id)
     outcomes = []
     for path in files:
         checksum = sha256_of(path)
-        if checksum in done:
+        if (path.name, checksum) in done:
             outcomes.append(DeliveryOutcome(convention_id, path.name, "deja_traitee", checksum))
             continue
         outcome = ingest_file(
@@ -150,7 +151,7 @@ def ingest_convention(
         )
         outcomes.append(outcome)
         if outcome.status == "acceptee":
-            done[checksum] = Path(outcome.output or "")
+            done.add((path.name, checksum))
     return outcomes
 
 

@@ -59,7 +59,6 @@ def cli() -> None:
 def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling: bool) -> None:
     """Écrit des livraisons synthétiques dans HOME/landing/ et la vérité dans HOME/truth/."""
     from recours.synth import synthesize
-
     from recours.synth.dates import parse_period
 
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 
 import polars as pl
 import pytest
@@ -333,34 +332,3 @@ def test_a_missing_model_is_an_error_not_a_download(monkeypatch):
     monkeypatch.setattr(rec.spacy.util, "is_package", lambda name: False)
     with pytest.raises(rec.ModelMissingError, match="jamais téléchargé"):
         rec.OfflineSpacyNlpEngine._download_spacy_model_if_needed("fr_core_news_sm")
-
-
-# --- speed (measured and reported, not asserted) -----------------------------------------
-
-
-@pytest.mark.slow
-def test_timing_20000_distinct_notes(analyzer, capsys):
-    templates = [
-        "RDV le {d}/03 avec Mme {s}, dossier RSA à compléter (réf. {i})",
-        "Appel de {f} {s} : demande d'aide alimentaire {i}",
-        "Visite à domicile n°{i}, situation stable",
-        "Orientation vers la MDS, relance prévue ({i})",
-        "M. {s} souhaite un accompagnement PRO, suivi {i}",
-        "Dossier APA {i} transmis au service autonomie",
-    ]
-    notes = [
-        templates[i % len(templates)].format(
-            d=1 + i % 28, s=SURNAMES[i % 20], f=FIRST_NAMES[(i // 20) % 20], i=i
-        )
-        for i in range(20_000)
-    ]
-    start = time.perf_counter()
-    finding = ps.scan_column("OBSERVATIONS", notes)
-    elapsed = time.perf_counter() - start
-    assert finding.scanned_values == 20_000
-    assert finding.withheld is True
-    with capsys.disabled():
-        print(
-            f"\n[pii_scan] 20 000 notes distinctes : {elapsed:.1f} s "
-            f"({20_000 / elapsed:.0f} valeurs/s), {finding.counts}"
-        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gc
 import gzip
 import io
 import re
@@ -96,8 +97,6 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
 
 
 def _read_csv(path: Path, schema: Schema) -> pl.DataFrame:
-    """Python's csv module parses (quotes may span lines; a stray quote inside an unquoted
-    field stays literal), polars receives the columns in blocks to keep memory bounded."""
     text = _decode(path, _raw_bytes(path), schema.encoding).replace("\r\n", "\n")
     dialect = {
         "delimiter": schema.separator,
@@ -108,43 +107,88 @@ def _read_csv(path: Path, schema: Schema) -> pl.DataFrame:
     reader = csv.reader(io.StringIO(text), **dialect)
     header = [name.strip() for name in next(reader, [])]
     _check_header(path, schema, header)
-    width = len(header)
+    if schema.quote is None or schema.quote not in text:
+        frame = _read_unquoted(text, schema.separator, header)
+    else:
+        frame = _read_quoted(reader, header)
+    if frame.height and not text.endswith("\n"):
+        last = frame.tail(1)
+        _check_last_record(
+            path, text, dialect, last[LINE].item(), last["_champs"].item(), len(header)
+        )
+    return frame.with_columns([pl.col(c).str.strip_chars() for c in header])
+
+
+def _read_unquoted(text: str, separator: str, header: list[str]) -> pl.DataFrame:
+    """Fast path (no quote character in the file): one record per line, read by polars,
+    fields counted per line so that ragged lines are seen."""
+    lines = pl.Series("ligne", text.split("\n")[1:], dtype=pl.String)
+    if text.endswith("\n"):
+        lines = lines.head(len(lines) - 1)
+    frame = pl.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        separator=separator,
+        quote_char=None,
+        has_header=True,
+        new_columns=header,
+        schema={name: pl.String for name in header},
+        infer_schema=False,
+        truncate_ragged_lines=True,
+        empty_string_is_null=False,
+    )
+    if frame.height != len(lines):
+        raise RuntimeError("lecture incohérente : lignes lues et lignes du fichier diffèrent")
+    extra = lines.str.count_matches(separator, literal=True).cast(pl.Int32) - (len(header) - 1)
+    return frame.with_columns(
+        pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(LINE),
+        extra.alias("_champs"),
+    ).filter(lines.str.strip_chars() != "")
+
+
+def _read_quoted(reader, header: list[str]) -> pl.DataFrame:
+    """Python's csv module (quotes may span lines; a stray quote inside an unquoted field stays
+    literal); records go to polars in blocks to keep memory bounded."""
     blocks: list[pl.DataFrame] = []
-    columns: list[list[str]] = [[] for _ in range(width)]
+    block: list[list[str]] = []
     starts: list[int] = []
     widths: list[int] = []
     previous = reader.line_num
-    for record in reader:
-        if record:  # a blank line is no record
-            starts.append(previous + 1)
-            widths.append(len(record) - width)
-            if len(record) < width:
-                record = record + [""] * (width - len(record))
-            for values, value in zip(columns, record, strict=False):
-                values.append(value)
-            if len(columns[0]) == BLOCK_ROWS:
-                blocks.append(_block(header, columns))
-                columns = [[] for _ in range(width)]
-        previous = reader.line_num
-    blocks.append(_block(header, columns))
-    if starts and not text.endswith("\n"):
-        _check_last_record(path, text, dialect, starts[-1], widths[-1], width)
-    frame = pl.concat(blocks)
-    return frame.with_columns(
-        [pl.col(c).str.strip_chars() for c in header]
-        + [
-            pl.Series(LINE, starts, dtype=pl.Int64),
-            pl.Series("_champs", widths, dtype=pl.Int32),
-        ]
+    collecting = gc.isenabled()
+    gc.disable()  # millions of small lists: the cyclic collector would only slow this down
+    try:
+        for record in reader:
+            if record:  # a blank line is no record
+                starts.append(previous + 1)
+                block.append(record)
+                if len(block) == BLOCK_ROWS:
+                    blocks.append(_block(header, block, widths))
+                    block = []
+            previous = reader.line_num
+        blocks.append(_block(header, block, widths))
+    finally:
+        if collecting:
+            gc.enable()
+    return pl.concat(blocks).with_columns(
+        pl.Series(LINE, starts, dtype=pl.Int64),
+        pl.Series("_champs", widths, dtype=pl.Int32),
     )
 
 
-def _block(header: list[str], columns: list[list[str]]) -> pl.DataFrame:
+def _block(header: list[str], records: list[list[str]], widths: list[int]) -> pl.DataFrame:
+    """Records to columns (transposed in C by ``zip``); ragged records padded or cut, and
+    their field count difference appended to ``widths``."""
+    width = len(header)
+    differences = [len(record) - width for record in records]
+    widths.extend(differences)
+    for index, difference in enumerate(differences):
+        if difference:
+            records[index] = (records[index] + [""] * -difference)[:width]
+    columns = list(zip(*records, strict=True)) if records else [() for _ in header]
     return pl.DataFrame(
-        {
-            name: pl.Series(name, values, dtype=pl.String)
+        [
+            pl.Series(name, values, dtype=pl.String)
             for name, values in zip(header, columns, strict=True)
-        }
+        ]
     )
 
 

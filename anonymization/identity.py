@@ -3,7 +3,7 @@
 Partners spell names their own way (accents, case, hyphen or space, apostrophes, particles);
 the traits pseudonym is made from a normal form that erases those differences: upper case,
 no accents, only letters; the first given name is the first word once hyphens become spaces
-(``JEAN-PIERRE`` and ``JEAN PIERRE`` both give ``JEAN``). Dates of birth with an unknown day
+(``JEAN-PIERRE`` and ``JEAN PIERRE`` both give ``JEAN``; ``N'GOLO`` gives ``NGOLO``). Dates of birth with an unknown day
 or month (``00``) take day 1 / January, as INDICATORS.md says.
 """
 
@@ -25,12 +25,13 @@ def plain_letters(column: pl.Expr) -> pl.Expr:
 
 
 def surname(column: pl.Expr) -> pl.Expr:
-    return pl.when(plain_letters(column) != "").then(plain_letters(column))
+    """The name as plain letters; null when nothing is left."""
+    return plain_letters(column).replace("", None)
 
 
 def first_given_name(column: pl.Expr) -> pl.Expr:
-    first = column.str.replace_all(r"[-'’]", " ").str.strip_chars().str.split(" ").list.first()
-    return surname(first)
+    """The first word, hyphens separating words (apostrophes do not: ``N'GOLO`` is one)."""
+    return surname(column.str.extract(r"^[\s\-]*([^\s\-]+)", 1))
 
 
 def traits_key(name: pl.Expr, given: pl.Expr, birth_iso: pl.Expr, sex: pl.Expr) -> pl.Expr:

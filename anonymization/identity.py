@@ -3,8 +3,8 @@
 Partners spell names their own way (accents, case, hyphen or space, apostrophes, particles);
 the traits pseudonym is made from a normal form that erases those differences: upper case,
 no accents, only letters; the first given name is the first word once hyphens become spaces
-(``JEAN-PIERRE`` and ``JEAN PIERRE`` both give ``JEAN``; ``N'GOLO`` gives ``NGOLO``). Dates of birth with an unknown day
-or month (``00``) take day 1 / January, as INDICATORS.md says.
+(``JEAN-PIERRE`` and ``JEAN PIERRE`` both give ``JEAN``; ``N'GOLO`` gives ``NGOLO``). Dates of
+birth with an unknown day or month (``00``) take day 1 / January, as INDICATORS.md says.
 """
 
 from __future__ import annotations

@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from recours.console import console, delivery_table, progress_bar, progress_callback
+from recours.console import (
+    console,
+    delivery_table,
+    progress_bar,
+    progress_callback,
+    refusals,
+)
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
 
@@ -93,10 +99,12 @@ def run(home: Path, conventions_dir: Path | None) -> None:
     if not outcomes:
         console.print(f"Aucune livraison en attente dans {Home(home).landing}.")
         return
-    console.print(delivery_table(o.summary() for o in outcomes))
-    refused = [o for o in outcomes if o.status == "refusee"]
-    if refused:
-        console.print(f"{len(refused)} livraison(s) refusée(s) : voir {Home(home).quarantine}/")
+    summaries = [o.summary() for o in outcomes]
+    console.print(delivery_table(summaries))
+    for line in refusals(summaries):
+        console.print(line, markup=False)
+    if refusals(summaries):
+        console.print(f"Fichiers refusés et motifs : {Home(home).quarantine}/")
 
 
 @cli.group()
@@ -145,6 +153,8 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
 
     summaries = run_demo(home, persons=persons, seed=seed, period=period)
     console.print(delivery_table(summaries))
+    for line in refusals(summaries):
+        console.print(line, markup=False)
 
 
 def main() -> None:

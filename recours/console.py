@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console(stderr=False)
+# Logs and CI are no terminal: give tables room rather than folding every word.
+console = Console(width=None if sys.stdout.isatty() else 160)
 STATUS_LABELS = {"acceptee": "acceptée", "refusee": "REFUSÉE", "deja_traitee": "déjà traitée"}
 
 
@@ -41,7 +43,6 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
     """One line per delivery: rows read, kept, set aside by rule, columns dropped, PII withheld."""
     table = Table(title="Livraisons traitées", show_lines=True)
     for header in (
-        "convention",
         "fichier",
         "statut",
         "lues",
@@ -50,7 +51,7 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
         "signalées",
         "doublons",
         "colonnes supprimées",
-        "données personnelles retenues",
+        "DP retenues",
     ):
         table.add_column(header, overflow="fold")
     for s in summaries:
@@ -62,10 +63,7 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
             f"{c} (non autorisée)" for c in s.get("unauthorized_columns", [])
         ]
         status = STATUS_LABELS.get(s["status"], s["status"])
-        if s["status"] == "refusee":
-            status += f"\n{s.get('reason') or ''}"
         table.add_row(
-            s["convention"],
             s["file"],
             status,
             f"{s.get('rows_read', 0):,}".replace(",", " "),
@@ -76,4 +74,10 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
             ", ".join(dropped) or "—",
             withheld or "—",
         )
+    table.caption = "DP : données personnelles détectées par presidio (type et nombre de valeurs)"
     return table
+
+
+def refusals(summaries: Iterable[dict]) -> list[str]:
+    """One line per refused delivery, with the reason the data team acts on."""
+    return [f"REFUSÉE — {s['reason']}" for s in summaries if s["status"] == "refusee"]

@@ -14,6 +14,7 @@ from recours.console import (
     progress_bar,
     progress_callback,
     refusals,
+    thousands,
 )
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
@@ -80,11 +81,9 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
             same_spelling=same_spelling,
             progress=progress_callback(bar, "Génération"),
         )
-    console.print(
-        f"{summary.persons:,} personnes synthétiques, période {summary.period}".replace(",", " ")
-    )
-    for path, rows in summary.rows.items():
-        console.print(f"  {path} : {rows:,} lignes".replace(",", " "))
+    console.print(f"{thousands(summary.persons)} personnes synthétiques, période {summary.period}")
+    for convention, rows in summary.rows.items():
+        console.print(f"  {convention} : {thousands(rows)} lignes")
 
 
 @cli.command()

@@ -35,6 +35,11 @@ def progress_callback(progress: Progress, label: str) -> Callable[[str, int, int
     return update
 
 
+def thousands(number: int) -> str:
+    """French digit grouping: 1 471 468."""
+    return f"{number:,}".replace(",", "\u202f")
+
+
 def _rules(counts: dict[str, int]) -> str:
     return ", ".join(f"{rule} {n}" for rule, n in sorted(counts.items())) or "—"
 
@@ -66,8 +71,8 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
         table.add_row(
             s["file"],
             status,
-            f"{s.get('rows_read', 0):,}".replace(",", " "),
-            f"{s.get('rows_kept', 0):,}".replace(",", " "),
+            thousands(s.get("rows_read", 0)),
+            thousands(s.get("rows_kept", 0)),
             _rules(s.get("set_aside", {})),
             _rules(s.get("flagged", {})),
             str(s.get("duplicates", 0)),

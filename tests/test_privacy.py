@@ -1,0 +1,202 @@
+"""Invariant 1 of DESIGN.md, tested: no direct identifier outside ``landing/``.
+
+The demo pipeline runs for real (Airflow DAGs in-process, Great Expectations, presidio) on a
+synthetic Haute-Garonne, plus ``recours run`` from the command line on a second home with a
+refused delivery and set-aside rows. Every identifier the generator wrote into the partner
+files (NIRs, names, addresses, phones, e-mails, partner ids) is then looked for in every byte
+outside ``landing/``, ``quarantine/`` (the refused files themselves) and ``truth/``: Parquet
+values, manifests, the audit log, Airflow's logs, its SQLite database (XComs), the quarantine
+reasons, and what the command line printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.ingest.read import read_delivery
+from recours.airflow_runner import run_ingest_dags
+from recours.conventions import load_conventions
+from recours.schemas import load_schemas
+from recours.synth import synthesize
+
+EXCLUDED = {"landing", "quarantine", "truth", "secrets"}
+TOKEN = re.compile(r"[0-9A-Za-zÀ-ÖØ-öø-ÿŒœ@._+\-']+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?:\+33\s?|0)[1-9](?:[\s.\-]?\d{2}){4}")
+NIR_SPACED = re.compile(r"\b[1-478](?:\s?[0-9AB]){12}\s?\d{2}\b")
+
+
+class Identifiers(dict):
+    """Identifiers by kind; its repr shows counts only, so a failing test prints no value."""
+
+    def __repr__(self) -> str:
+        return f"Identifiers({ {kind: len(values) for kind, values in self.items()} })"
+
+
+@dataclass(frozen=True)
+class Run:
+    home_a: Path
+    home_b: Path
+    secret: Identifiers
+    printed: str = field(repr=False)
+
+
+def identifiers(landing: Path) -> Identifiers:
+    """Every direct identifier the partner files hold, by kind, as the outputs would show it."""
+    conventions = load_conventions()
+    schemas = load_schemas()
+    found: dict[str, set[str]] = {
+        "nir": set(),
+        "nom": set(),
+        "adresse": set(),
+        "telephone": set(),
+        "email": set(),
+        "identifiant": set(),
+    }
+    for convention in conventions.values():
+        for dataset in convention.datasets:
+            schema = schemas[dataset.schema_id]
+            for path in (landing / convention.id).glob("*"):
+                if not schema.file_regex().match(path.name):
+                    continue
+                frame = read_delivery(path, schema)
+                for name, rule in dataset.fields.items():
+                    values = [v for v in frame[name].to_list() if v]
+                    column = schema.column(name)
+                    if column.role == "nir":
+                        found["nir"].update(v.replace(" ", "") for v in values)
+                    elif column.role in ("nom_naissance", "nom_usage", "prenoms"):
+                        for value in values:
+                            found["nom"].update(
+                                w.upper() for w in re.split(r"[\s\-']+", value) if len(w) >= 4
+                            )
+                    elif column.role in ("foyer", "identifiant_partenaire"):
+                        found["identifiant"].update(values)
+                    elif name in ("ADRESSE",):
+                        found["adresse"].update(values)
+                    elif name == "TELEPHONE":
+                        found["telephone"].update(re.sub(r"\D", "", v)[-9:] for v in values)
+                    elif rule.category == "free_text":
+                        for value in values:
+                            found["email"].update(EMAIL.findall(value))
+                            found["telephone"].update(
+                                re.sub(r"\D", "", p)[-9:] for p in PHONE.findall(value)
+                            )
+                            found["nir"].update(
+                                re.sub(r"\s", "", n) for n in NIR_SPACED.findall(value)
+                            )
+    found["nir"] = {n for n in found["nir"] if len(n) == 15}
+    assert all(found.values()), {k: len(v) for k, v in found.items()}
+    return found
+
+
+def leaks(text: str, secret: dict[str, set[str]]) -> list[str]:
+    """Kinds of identifiers found in ``text`` (never the values: this is test output too)."""
+    kinds = set()
+    tokens = set(TOKEN.findall(text))
+    upper = {t.upper() for t in tokens}
+    digits = {re.sub(r"\D", "", t) for t in tokens}
+    squeezed = {re.sub(r"\s", "", n) for n in NIR_SPACED.findall(text)}
+    if (tokens | squeezed) & secret["nir"]:
+        kinds.add("nir")
+    if upper & secret["nom"]:
+        kinds.add("nom")
+    if tokens & secret["identifiant"]:
+        kinds.add("identifiant")
+    if any(a in text for a in secret["adresse"]):
+        kinds.add("adresse")
+    if {d[-9:] for d in digits if len(d) >= 9} & secret["telephone"]:
+        phones = {re.sub(r"\D", "", p)[-9:] for p in PHONE.findall(text)}
+        if phones & secret["telephone"]:
+            kinds.add("telephone")
+    if set(EMAIL.findall(text)) & secret["email"]:
+        kinds.add("email")
+    return sorted(kinds)
+
+
+def outputs(home: Path):
+    """(label, text) of every file outside the excluded zones, Parquet values included."""
+    for path in sorted(home.rglob("*")):
+        relative = path.relative_to(home)
+        if not path.is_file():
+            continue
+        if relative.parts[0] in EXCLUDED and not path.name.endswith((".motif.txt", ".motif.json")):
+            continue
+        if path.suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            text = "\n".join(" ".join(map(str, frame[c].unique().to_list())) for c in frame.columns)
+            yield str(relative), text + "\n" + " ".join(frame.columns)
+        yield str(relative), path.read_bytes().decode("utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def homes(tmp_path_factory):
+    """Home A: the Airflow DAGs. Home B: `recours run` with a refused file and bad rows."""
+    root = tmp_path_factory.mktemp("privacy")
+    key = os.urandom(32).hex()
+    home_a, home_b = root / "a", root / "b"
+    synthesize(home_a, persons=4000, seed=3, period="2025-06")
+    synthesize(home_b, persons=1500, seed=4, period="2025-06")
+    secret = identifiers(home_a / "landing")
+    for kind, values in identifiers(home_b / "landing").items():
+        secret[kind] |= values
+    results = run_ingest_dags(home_a, key_hex=key)
+    assert {s["status"] for r in results.values() for s in r} == {"acceptee"}
+    caf = home_b / "landing" / "caf31" / "CAF31_ALLOCATAIRES_20250630.csv"
+    lines = caf.read_bytes().decode("cp1252").splitlines(keepends=True)
+    fields = lines[5].split(";")
+    fields[6] = "31/02/1980"  # an impossible date: set aside, reported by line and column
+    lines[5] = ";".join(fields)
+    caf.write_bytes("".join(lines).encode("cp1252"))
+    cd31 = home_b / "landing" / "cd31" / "CD31_USAGERS_20250630.csv"
+    cd31.with_name("CD31_USAGERS_20250531.csv").write_bytes(
+        cd31.read_bytes().decode("utf-8").encode("cp1252", errors="replace")
+    )  # wrong encoding: refused
+    cli = subprocess.run(
+        [sys.executable, "-m", "recours.cli", "run", "--home", str(home_b)],
+        env={**os.environ, "RECOURS_PSEUDO_KEY": key, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Run(home_a, home_b, secret, cli.stdout + cli.stderr)
+
+
+def test_the_pipeline_really_ran(homes):
+    home_a, home_b, printed = homes.home_a, homes.home_b, homes.printed
+    assert len(list((home_a / "pseudonymized").rglob("*.parquet"))) == 5
+    assert list((home_a / "airflow").rglob("*.log"))
+    assert (home_a / "airflow" / "airflow.db").is_file()
+    assert "date_possible 1" in printed and "REFUSÉE" in printed
+    assert list((home_b / "quarantine" / "cd31").glob("*.motif.txt"))
+
+
+def test_no_identifier_outside_landing(homes):
+    home_a, home_b, secret, printed = homes.home_a, homes.home_b, homes.secret, homes.printed
+    found = {}
+    for home in (home_a, home_b):
+        for label, text in outputs(home):
+            kinds = leaks(text, secret)
+            if kinds:
+                found[f"{home.name}/{label}"] = kinds
+    kinds = leaks(printed, secret)
+    if kinds:
+        found["sortie de recours run"] = kinds
+    assert found == {}
+
+
+def test_the_detector_finds_what_it_should(homes):
+    """A test that cannot fail is a defect: plant one of each kind and see it found."""
+    secret = homes.secret
+    planted = " ".join(
+        ("0" if kind == "telephone" else "") + sorted(values)[0] for kind, values in secret.items()
+    )
+    assert leaks(planted, secret) == sorted(secret)

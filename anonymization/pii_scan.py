@@ -346,3 +346,45 @@ def scan_frame(
         distinct = _as_text(df, name).drop_nulls().unique(maintain_order=True)
         findings.append(scan_column(name, distinct, max_values=max_values))
     return findings
+
+
+def redact_texts(texts: Sequence[str | None]) -> list[str | None]:
+    """Each text with every span presidio finds replaced by ``[KIND]`` (``redact`` treatment).
+
+    Names are also looked for on a re-cased copy (the small French model misses names in
+    capitals); spans are replaced from the end so earlier offsets stay right. What this misses,
+    the column scan that follows still catches, and then the whole column is withheld.
+    """
+    distinct = sorted({t for t in texts if t and t.strip()})
+    analyzer = get_analyzer()
+    try:
+        found = rec.analyze_batch(analyzer, distinct, batch_size=NLP_BATCH_SIZE)
+        persons = rec.analyze_batch(
+            analyzer,
+            [_recase(t) for t in distinct],
+            entities=[rec.ENTITY_PERSON],
+            batch_size=NLP_BATCH_SIZE,
+        )
+    except Exception as exc:  # presidio's message may quote the text
+        failure = type(exc).__name__
+    else:
+        failure = ""
+    if failure:
+        raise PiiScanError(f"Échec du caviardage d'un texte libre ({failure})")
+    redacted: dict[str, str] = {}
+    for text, results, names in zip(distinct, found, persons, strict=True):
+        spans = sorted(
+            {
+                (r.start, r.end, _ENTITY_TO_KIND[r.entity_type])
+                for r in [*results, *names]
+                if r.entity_type in _ENTITY_TO_KIND
+            },
+            reverse=True,
+        )
+        out, limit = text, len(text) + 1
+        for start, end, kind in spans:
+            if end <= limit:  # overlapping spans: the later-starting one already covers it
+                out = out[:start] + f"[{kind}]" + out[end:]
+                limit = start
+        redacted[text] = out
+    return [redacted.get(t, t) if t else t for t in texts]

@@ -132,6 +132,11 @@ def minimise(
                 outputs.append(
                     (~pl.col(column.name).str.starts_with(DEPARTEMENT)).alias("hors_departement")
                 )
+        elif treatment == "redact":
+            from anonymization.pii_scan import redact_texts
+
+            redacted = redact_texts(raw[column.name].to_list())
+            outputs.append(pl.Series(column.name, redacted, dtype=pl.String).alias(column.name))
         else:
             raise TreatmentError(f"{schema.id} : traitement inconnu « {treatment} »")
 

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, NamedTuple, TextIO, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from recours.errors import RecoursError
 from recours.schemas import REPO_SCHEMAS, Column, Schema, SchemaError, load_schemas
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 
@@ -276,7 +277,7 @@ class ConventionProblem(NamedTuple):
         return f"{where} : {self.message}"
 
 
-class ConventionError(Exception):
+class ConventionError(RecoursError):
     """One or more convention files are wrong; ``problems`` lists every one of them."""
 
     def __init__(self, problems: list[ConventionProblem]) -> None:

@@ -354,3 +354,23 @@ def test_redaction_replaces_spans_by_their_kind():
         None,
         "Situation stable",
     ]
+
+
+def test_an_internal_failure_leaves_the_file_in_landing_and_is_logged(home, monkeypatch):
+    path = deliver_fixture(home, "caf31", "conforme")
+
+    def broken(*args, **kwargs):
+        raise OSError("disque plein")
+
+    from pipelines.ingest import run
+
+    working = run.minimise
+    monkeypatch.setattr(run, "minimise", broken)
+    with pytest.raises(OSError):
+        ingest_convention(home, "caf31")
+    assert path.exists() and not list(home.quarantine.rglob("*"))
+    events = read_events(home.audit)
+    assert [e["evenement"] for e in events] == ["livraison_recue", "ingestion_en_echec"]
+    assert events[-1]["erreur"] == "OSError" and "disque" not in json.dumps(events)
+    monkeypatch.setattr(run, "minimise", working)
+    assert only(ingest_convention(home, "caf31")).status == "acceptee"

@@ -194,6 +194,11 @@ def ingest_file(
             lignes_ecartees=outcome.set_aside,
         )
         return outcome
+    except Exception as exc:
+        # Not the partner's fault (a bug, a full disk...): the file stays in landing/ for the
+        # next attempt, and the log says so without the message, which might quote data.
+        audit_log.append_event(home.audit, "ingestion_en_echec", **event, erreur=type(exc).__name__)
+        raise
     audit_log.append_event(
         home.audit,
         "livraison_acceptee",

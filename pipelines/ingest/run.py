@@ -113,26 +113,48 @@ def ingest_all(
         else []
     )
     outcomes: list[DeliveryOutcome] = []
+    context = None
+    if any(pending_deliveries(home, c) for c in folders):
+        context = IngestContext.load(conventions_dir)
     for index, convention_id in enumerate(folders):
         if progress:
             progress(convention_id, index, len(folders))
-        outcomes.extend(ingest_convention(home, convention_id, conventions_dir))
+        outcomes.extend(ingest_convention(home, convention_id, conventions_dir, context))
     if progress:
         progress("", len(folders), len(folders))
     return outcomes
 
 
+@dataclass(frozen=True)
+class IngestContext:
+    """What every delivery needs, loaded once per run: the key, conventions and schemas."""
+
+    pseudonymizer: Pseudonymizer
+    conventions: dict[str, Convention]
+    schemas: dict[str, Schema]
+
+    @classmethod
+    def load(cls, conventions_dir: Path | None = None) -> IngestContext:
+        return cls(load_key(), load_conventions(conventions_dir), load_schemas())
+
+
 def ingest_convention(
-    home: Home, convention_id: str, conventions_dir: Path | None = None
+    home: Home,
+    convention_id: str,
+    conventions_dir: Path | None = None,
+    context: IngestContext | None = None,
 ) -> list[DeliveryOutcome]:
     """Process every pending delivery in ``landing/<convention_id>/``; one outcome each."""
     home.ensure()
     files = pending_deliveries(home, convention_id)
     if not files:
         return []
-    pseudonymizer = load_key()
-    conventions = load_conventions(conventions_dir)
-    schemas = load_schemas()
+    context = context or IngestContext.load(conventions_dir)
+    pseudonymizer, conventions, schemas = (
+        context.pseudonymizer,
+        context.conventions,
+        context.schemas,
+    )
     done = processed_deliveries(home, convention_id)
     outcomes = []
     for path in files:

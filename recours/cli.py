@@ -154,6 +154,11 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     console.print(delivery_table(summaries))
     for line in refusals(summaries):
         console.print(line, markup=False)
+    console.print(
+        f"Données pseudonymisées : {home / 'pseudonymized'} ; journal d'audit : "
+        f"{home / 'audit' / 'journal.jsonl'} ; journaux Airflow : {home / 'airflow' / 'logs'}",
+        markup=False,
+    )
 
 
 def main() -> None:

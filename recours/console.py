@@ -58,7 +58,7 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
         "colonnes supprimées",
         "DP retenues",
     ):
-        table.add_column(header, overflow="fold")
+        table.add_column(header, overflow="fold", no_wrap=header == "fichier")
     for s in summaries:
         withheld = ", ".join(
             f"{col} ({', '.join(f'{k} {n}' for k, n in kinds.items())})"

@@ -69,6 +69,7 @@ def test_only_authorized_columns_leave_and_direct_identifiers_are_gone():
         "ASPA",
         "pseudo_nir",
         "pseudo_traits",
+        "cles_appariement",
     ]
     assert out.dropped == ("DATE_EFFET_PENSION",)
     values = set(map(str, out.frame.row(0)))
@@ -158,3 +159,69 @@ def test_nir_status_agrees_with_python_stdnum():
     statuses = pl.select(nir.status(pl.Series(values))).to_series().to_list()
     for value, status in zip(values, statuses, strict=True):
         assert (status == "valide") == stdnum_nir.is_valid(value), value
+
+
+def test_linkage_keys_meet_across_birth_and_usage_names():
+    """CAF knows a birth and a usage name; France Travail only the usage name."""
+    caf_schema, ft_schema = SCHEMAS["caf31_allocataires"], SCHEMAS["ftocc_demandeurs"]
+    caf = pl.DataFrame(
+        {c: [""] for c in caf_schema.column_names}
+        | {
+            "NOMNAIS": ["LAFFONT"],
+            "NOMUSAGE": ["MARTIN"],
+            "PRENOM": ["Hélène Marie"],
+            "DTNAIS": ["15/03/1985"],
+            "SEXE": ["2"],
+            "CODECOMMUNE": ["31555"],
+        }
+    ).with_columns(pl.lit(2, dtype=pl.Int64).alias("_ligne"))
+    ft = pl.DataFrame(
+        {c: [""] for c in ft_schema.column_names}
+        | {
+            "NOM": ["Martin"],
+            "PRENOM": ["HELENE"],
+            "DATE_NAISSANCE": ["1985-03-15"],
+            "SEXE": ["F"],
+            "COMMUNE_INSEE": ["31069"],
+        }
+    ).with_columns(pl.lit(2, dtype=pl.Int64).alias("_ligne"))
+    caf_keys = (
+        minimise(
+            caf,
+            caf_schema,
+            {
+                "NOMNAIS": "pseudonymize",
+                "NOMUSAGE": "pseudonymize",
+                "PRENOM": "pseudonymize",
+                "DTNAIS": "generalize",
+                "SEXE": "pseudonymize",
+                "CODECOMMUNE": "keep",
+            },
+            date(2025, 6, 30),
+            PSEUDO,
+        )
+        .frame["cles_appariement"][0]
+        .to_list()
+    )
+    ft_keys = (
+        minimise(
+            ft,
+            ft_schema,
+            {
+                "NOM": "pseudonymize",
+                "PRENOM": "pseudonymize",
+                "DATE_NAISSANCE": "generalize",
+                "SEXE": "pseudonymize",
+                "COMMUNE_INSEE": "keep",
+            },
+            date(2025, 6, 30),
+            PSEUDO,
+        )
+        .frame["cles_appariement"][0]
+        .to_list()
+    )
+    assert [k[:3] for k in caf_keys] == ["t1:", "t1:", "t2:", "t3:", "t3:"]
+    assert [k[:3] for k in ft_keys] == ["t1:", "t2:", "t3:"]
+    assert all(len(k) == 3 + 64 for k in caf_keys + ft_keys)
+    # usage-name keys t1 and t3 meet; t2 differs (another commune)
+    assert set(caf_keys) & set(ft_keys) == {ft_keys[0], ft_keys[2]}

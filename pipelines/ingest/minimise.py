@@ -140,9 +140,11 @@ def minimise(
         else:
             raise TreatmentError(f"{schema.id} : traitement inconnu « {treatment} »")
 
-    trait_key = _traits_expression(traits)
-    if trait_key is not None:
-        pseudonyms["pseudo_traits"] = trait_key
+    commune = next(
+        (c for c in schema.columns if c.role == "commune" and treatments.get(c.name) == "keep"),
+        None,
+    )
+    pseudonyms.update(_identity_keys(traits, commune))
     frame = raw.select(outputs + [expr.alias(name) for name, expr in pseudonyms.items()])
     for name, domain in (
         ("pseudo_nir", "nir"),
@@ -152,17 +154,29 @@ def minimise(
     ):
         if name in frame.columns:
             frame = frame.with_columns(pseudonymizer.pseudonyms(frame[name], domain))
+    if "cles_appariement" in frame.columns:
+        frame = frame.with_columns(hash_keys(frame["cles_appariement"], pseudonymizer))
     dropped = tuple(c.name for c in schema.columns if treatments.get(c.name, "drop") == "drop")
     unauthorized = tuple(c for c in raw.columns if c not in schema.column_names and c[0] != "_")
     return Minimised(frame=frame, dropped=dropped, unauthorized=unauthorized)
 
 
-def _traits_expression(traits: dict[str, Column]) -> pl.Expr | None:
-    """Normalised (name, first given name, date of birth, sex), or None if one is missing."""
-    name = traits.get("nom_naissance") or traits.get("nom_usage")
+def _identity_keys(traits: dict[str, Column], commune: Column | None) -> dict[str, pl.Expr]:
+    """Clear-text identity keys, hashed by the caller before anything is written.
+
+    ``pseudo_traits`` is (name, first given name, date of birth, sex). ``cles_appariement``
+    holds the keys of the linkage passes (``docs/appariement.md``), each a list because a
+    person known under a birth name and a usage name has a key under each:
+    ``t1`` name + given name + birth date + sex, ``t2`` given name + birth date + sex +
+    commune (for a changed surname), ``t3`` name + birth date + sex (for a given name spelt
+    otherwise). Every key combines several traits: no single-trait token, whose frequencies
+    would give away the surname distribution, is ever made.
+    """
+    birth_name, usage_name = traits.get("nom_naissance"), traits.get("nom_usage")
     given, birth, sex = traits.get("prenoms"), traits.get("date_naissance"), traits.get("sexe")
+    name = birth_name or usage_name
     if not (name and given and birth and sex):
-        return None
+        return {}
     year, month, day = birth_parts(birth)
     iso = pl.format(
         "{}-{}-{}",
@@ -171,4 +185,29 @@ def _traits_expression(traits: dict[str, Column]) -> pl.Expr | None:
         day.cast(pl.String).str.zfill(2),
     )
     sex_code = pl.col(sex.name).replace_strict(sex.sex_codes or {}, default=None)
-    return identity.traits_key(pl.col(name.name), pl.col(given.name), iso, sex_code)
+    first = identity.first_given_name(pl.col(given.name))
+    names = [identity.surname(pl.col(c.name)) for c in (birth_name, usage_name) if c is not None]
+    keys = [pl.concat_str([pl.lit("t1"), n, first, iso, sex_code], separator="|") for n in names]
+    if commune is not None:
+        keys.append(
+            pl.concat_str([pl.lit("t2"), first, iso, sex_code, pl.col(commune.name)], separator="|")
+        )
+    keys += [pl.concat_str([pl.lit("t3"), n, iso, sex_code], separator="|") for n in names]
+    return {
+        "pseudo_traits": identity.traits_key(pl.col(name.name), pl.col(given.name), iso, sex_code),
+        "cles_appariement": pl.concat_list(keys).list.drop_nulls().list.unique(maintain_order=True),
+    }
+
+
+def hash_keys(keys: pl.Series, pseudonymizer: Pseudonymizer) -> pl.Series:
+    """Each ``pass|traits`` string of a list column becomes ``pass:pseudonym``."""
+    rows = pl.DataFrame({"cle": keys}).with_row_index("_i").explode("cle").drop_nulls("cle")
+    hashed = pseudonymizer.pseudonyms(rows["cle"], "appariement")
+    rows = rows.with_columns((rows["cle"].str.slice(0, 2) + ":" + hashed).alias("cle"))
+    grouped = rows.group_by("_i", maintain_order=True).agg(pl.col("cle"))
+    joined = (
+        pl.DataFrame({"_i": pl.int_range(0, len(keys), eager=True, dtype=pl.UInt32)})
+        .join(grouped, on="_i", how="left", maintain_order="left")
+        .with_columns(pl.col("cle").fill_null([]))
+    )
+    return joined["cle"].alias(keys.name)

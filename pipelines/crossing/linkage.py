@@ -1,0 +1,80 @@
+"""Linkage: which records of the partners' files are the same person.
+
+A deterministic cascade, simple to read and to audit (docs/appariement.md):
+
+* tier 1 — records with a valid NIR start in the cluster of their NIR pseudonym, so equal NIRs
+  are one person;
+* tier 2 — records without a usable NIR start in the cluster of their traits pseudonym, then
+  three passes of keyed multi-trait keys made at ingest (``t1`` name + first given name + birth
+  date + sex, ``t2`` first given name + birth date + sex + commune, ``t3`` name + birth date +
+  sex; under the birth and the usage name) merge clusters, each pass repeated until nothing
+  moves, and never two NIRs together (``sql/passe_appariement.sql``).
+
+Everything runs in DuckDB on pseudonyms: no clear-text identity, and no single-trait token
+whose frequencies would show the surname distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+SQL = Path(__file__).resolve().parent / "sql"
+PASSES = ("t1", "t2", "t3")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One partner delivery used by a crossing: its convention and its Parquet file."""
+
+    convention: str
+    parquet: Path
+
+
+def sql(name: str) -> str:
+    return (SQL / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int]:
+    """Create ``liens(rid, source, personne_id, lien)``; return the moves made by each pass."""
+    selects = []
+    for source in sources:
+        columns = set(con.read_parquet(str(source.parquet)).columns)
+        nir = "pseudo_nir" if "pseudo_nir" in columns else "null::varchar"
+        traits = "pseudo_traits" if "pseudo_traits" in columns else "null::varchar"
+        keys = "cles_appariement" if "cles_appariement" in columns else "[]::varchar[]"
+        selects.append(
+            f"select '{source.convention}:' || ligne_source as rid, '{source.convention}' "
+            f"as source, {nir} as nir, {traits} as traits, {keys} as cles "
+            f"from read_parquet('{source.parquet}')"
+        )
+    con.execute("create or replace temp table brut as " + " union all ".join(selects))
+    con.execute("create or replace temp table enregistrements as select rid, source, nir from brut")
+    con.execute(
+        "create or replace temp table cles as select rid, left(cle, 2) as passe, cle "
+        "from (select rid, unnest(cles) as cle from brut)"
+    )
+    con.execute(
+        "create or replace temp table grappes as select rid, case "
+        "when nir is not null then 'a:' || nir when traits is not null then 'b:' || traits "
+        "else 'c:' || rid end as grappe from brut"
+    )
+    moves = {}
+    for name in PASSES:
+        moves[name] = 0
+        while True:
+            mapping = con.sql(sql("passe_appariement"), params={"passe": name}).to_arrow_table()
+            if mapping.num_rows == 0:
+                break
+            moves[name] += mapping.num_rows
+            con.register("deplacements", mapping)
+            con.execute(
+                "update grappes set grappe = deplacements.nouvelle from deplacements "
+                "where grappes.grappe = deplacements.ancienne"
+            )
+            con.unregister("deplacements")
+    con.execute("create or replace table liens as " + sql("liens"))
+    con.execute("drop table brut; drop table cles; drop table grappes; drop table enregistrements")
+    return moves

@@ -1,0 +1,91 @@
+"""Which accepted deliveries a period uses (INDICATORS.md, "Common definitions").
+
+A run for period P uses, for each dataset, the latest delivery whose extraction date falls in P
+— or, for a dataset delivered every k months (the CARSAT, quarterly), in P or the k − 1 months
+before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from recours.errors import RecoursError
+from recours.home import Home
+from recours.schemas import Schema
+
+MANIFEST = "manifest.json"
+
+
+class NoPeriodError(RecoursError):
+    """No period can be crossed: say which convention has no delivery."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    convention: str
+    schema_id: str
+    extraction: date
+    parquet: Path
+    manifest: dict
+
+    @property
+    def file(self) -> str:
+        return self.manifest["fichier"]
+
+
+def month(day: date) -> str:
+    return f"{day:%Y-%m}"
+
+
+def shift(period: str, months: int) -> str:
+    year, mon = map(int, period.split("-"))
+    index = year * 12 + (mon - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def accepted(home: Home) -> list[Delivery]:
+    """Every accepted delivery still in the pseudonymized zone, oldest first."""
+    found = []
+    for manifest in sorted(home.pseudonymized.glob(f"*/*/[0-9]*/{MANIFEST}")):
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        extraction = date.fromisoformat(data["extraction"])
+        parquet = manifest.parent / f"{data['schema']}.parquet"
+        found.append(Delivery(data["convention"], data["schema"], extraction, parquet, data))
+    return sorted(found, key=lambda d: (d.extraction, d.convention))
+
+
+def periods_served(delivery: Delivery, schemas: dict[str, Schema]) -> set[str]:
+    span = schemas[delivery.schema_id].periodicity_months
+    return {shift(month(delivery.extraction), k) for k in range(span)}
+
+
+def for_period(home: Home, period: str, schemas: dict[str, Schema]) -> dict[str, Delivery]:
+    """Convention id → the delivery the period uses (conventions with none are absent)."""
+    chosen: dict[str, Delivery] = {}
+    for delivery in accepted(home):
+        if period in periods_served(delivery, schemas):
+            current = chosen.get(delivery.convention)
+            if current is None or delivery.extraction >= current.extraction:
+                chosen[delivery.convention] = delivery
+    return chosen
+
+
+def latest_complete_period(home: Home, conventions: list[str], schemas: dict[str, Schema]) -> str:
+    """The latest period for which every convention has a delivery (the default of a run)."""
+    served: dict[str, set[str]] = {c: set() for c in conventions}
+    for delivery in accepted(home):
+        if delivery.convention in served:
+            served[delivery.convention] |= periods_served(delivery, schemas)
+    missing = sorted(c for c, periods in served.items() if not periods)
+    if missing:
+        raise NoPeriodError(
+            f"aucune livraison acceptée pour : {', '.join(missing)} ; préciser --period pour "
+            "publier ce qui peut l'être"
+        )
+    common = set.intersection(*served.values()) if served else set()
+    if not common:
+        raise NoPeriodError("aucun mois n'a une livraison de chaque convention ; préciser --period")
+    return max(common)

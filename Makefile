@@ -41,7 +41,8 @@ bench: install
 
 ## lock: re-resolve the pinned dependencies (needs the package index)
 lock: install
-	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		--override requirements-overrides.txt -o requirements.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -22,7 +22,6 @@ from pathlib import Path
 import duckdb
 
 SQL = Path(__file__).resolve().parent / "sql"
-PASSES = ("t1", "t2", "t3")
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,11 @@ def sql(name: str) -> str:
 
 
 def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int]:
-    """Create ``liens(rid, source, personne_id, lien)``; return the moves made by each pass."""
+    """Create ``liens(rid, source, personne_id, lien)``; return the moves made by each pass.
+
+    Keys are ``<pass>:<pseudonym>``; passes run in the order of their names (``t1``, ``t2``…),
+    most specific first, as ingest names them.
+    """
     selects = []
     for source in sources:
         columns = set(con.read_parquet(str(source.parquet)).columns)
@@ -53,7 +56,7 @@ def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int
     con.execute("create or replace temp table brut as " + " union all ".join(selects))
     con.execute("create or replace temp table enregistrements as select rid, source, nir from brut")
     con.execute(
-        "create or replace temp table cles as select rid, left(cle, 2) as passe, cle "
+        "create or replace temp table cles as select rid, split_part(cle, ':', 1) as passe, cle "
         "from (select rid, unnest(cles) as cle from brut)"
     )
     con.execute(
@@ -62,7 +65,8 @@ def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int
         "else 'c:' || rid end as grappe from brut"
     )
     moves = {}
-    for name in PASSES:
+    passes = [row[0] for row in con.sql("select distinct passe from cles order by 1").fetchall()]
+    for name in passes:
         moves[name] = 0
         while True:
             mapping = con.sql(sql("passe_appariement"), params={"passe": name}).to_arrow_table()

@@ -203,7 +203,8 @@ def hash_keys(keys: pl.Series, pseudonymizer: Pseudonymizer) -> pl.Series:
     """Each ``pass|traits`` string of a list column becomes ``pass:pseudonym``."""
     rows = pl.DataFrame({"cle": keys}).with_row_index("_i").explode("cle").drop_nulls("cle")
     hashed = pseudonymizer.pseudonyms(rows["cle"], "appariement")
-    rows = rows.with_columns((rows["cle"].str.slice(0, 2) + ":" + hashed).alias("cle"))
+    passe = rows["cle"].str.split("|").list.first()
+    rows = rows.with_columns((passe + ":" + hashed).alias("cle"))
     grouped = rows.group_by("_i", maintain_order=True).agg(pl.col("cle"))
     joined = (
         pl.DataFrame({"_i": pl.int_range(0, len(keys), eager=True, dtype=pl.UInt32)})

@@ -1,0 +1,679 @@
+"""The indicator catalogue as data, and its computation in DuckDB.
+
+INDICATORS.md's rules must be readable and recomputable by a DPO, an analyst or a test, and the
+amounts they use are revalued every year. So an indicator is not Python code: it is an entry of
+``indicators/catalogue.yaml`` (what it counts in plain French, its sources and caveats), one SQL
+file (the rule itself, one query an analyst can read) and dated amounts in
+``indicators/parameters.yaml``. This module only checks those files and runs the SQL.
+
+Amounts stay exact end to end: YAML numbers are read as ``Decimal``, travel into DuckDB as
+prepared parameters (never formatted into the SQL text, never floats), and the SQL compares
+DECIMALs. A household whose resources sit exactly on a threshold falls on the side the rule
+says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import duckdb
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from recours.errors import RecoursError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+REPO_INDICATORS = Path(__file__).resolve().parents[2] / "indicators"
+CATALOGUE_FILE = "catalogue.yaml"
+PARAMETERS_FILE = "parameters.yaml"
+
+AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65-74", "75+")
+HOUSEHOLD_TYPES = (
+    "personne_seule",
+    "famille_monoparentale",
+    "couple_sans_enfant",
+    "couple_avec_enfants",
+)
+# What compute_units returns, in this order and with these types: the publication's contract.
+UNIT_COLUMNS = {
+    "unite_id": "VARCHAR",
+    "code_commune": "VARCHAR",
+    "tranche_age": "VARCHAR",
+    "type_menage": "VARCHAR",
+    "non_recours": "BOOLEAN",
+    "connu": "BOOLEAN",
+}
+# Warehouse table of each convention: a catalogue names conventions, the SQL names tables.
+SOURCE_TABLES = {
+    "caf31": "caf",
+    "cpam31": "cpam",
+    "carsatmp": "carsat",
+    "ftocc": "ft",
+    "cd31": "cd31",
+}
+# Every indicator uses it for ``connu`` only, so it is optional and not listed in ``sources``.
+KNOWN_SOURCE = "cd31"
+_KNOWN_TABLE_COLUMNS = "personne_id VARCHAR, date_dernier_contact DATE, code_commune VARCHAR"
+# Lines every SQL header must hold, so that an analyst knows what a file does before reading it.
+HEADER_KEYS = ("Calcule", "Grain", "Sources")
+REFERENCE = "reference"
+
+
+class IndicatorError(RecoursError):
+    """A catalogue, a parameter or a computation is wrong; the message says what, in French."""
+
+
+class CatalogueError(IndicatorError):
+    """One or more catalogue files are wrong; ``problems`` lists each, with its file and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class ParametersNotInForce(IndicatorError):
+    """No value of some parameter is in force at R: the period cannot be computed."""
+
+    def __init__(self, reference: date, missing: dict[str, date | None]) -> None:
+        by_start: dict[date | None, list[str]] = {}
+        for name, start in missing.items():
+            by_start.setdefault(start, []).append(name)
+        detail = " ; ".join(
+            f"{', '.join(names)} (en vigueur à partir du {start})" if start else ", ".join(names)
+            for start, names in by_start.items()
+        )
+        super().__init__(
+            f"période {reference:%Y-%m} refusée : aucune valeur en vigueur au {reference} dans "
+            f"{PARAMETERS_FILE} pour {detail}"
+        )
+        self.reference, self.missing = reference, missing
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One catalogue entry, as the crossing and the publication use it."""
+
+    id: str
+    label: str
+    definition: str  # plain French, for the published ``catalogue`` table
+    unit: str  # "foyer" | "personne"
+    sources: tuple[str, ...]  # convention ids; cd31 (``connu``) is implied
+    age_bands: tuple[str, ...]
+    household_types: tuple[str, ...]  # empty: no household-type breakdown
+    caveats: str
+    sql_path: Path
+
+
+# --- YAML, exact and located --------------------------------------------------------------------
+
+
+class _ExactLoader(yaml.SafeLoader):
+    """Safe YAML where a decimal number stays exact and a duplicated key is an error.
+
+    ``value: 646.52`` must not become a binary float, and a second ``rsa_base:`` must not
+    silently replace the first.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"clé « {key_node.value} » en double (déjà ligne {seen[key_node.value]})",
+                    key_node.start_mark,
+                )
+            seen[key_node.value] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"nombre illisible : {text}", node.start_mark
+        ) from None
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
+
+
+@dataclass
+class _Document:
+    """A YAML file's data plus the line of every key and item, for errors a DPO can act on."""
+
+    path: Path
+    data: Any
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+
+    def line(self, *keys: str | int) -> int:
+        """Line of the deepest known prefix of ``keys`` (a missing key: its parent's line)."""
+        for end in range(len(keys), -1, -1):
+            found = self.lines.get(tuple(keys[:end]))
+            if found is not None:
+                return found
+        return 1
+
+    def problem(self, message: str, *keys: str | int) -> str:
+        return f"{self.path.name}, ligne {self.line(*keys)} : {message}"
+
+
+def _read_yaml(path: Path) -> _Document:
+    """Parse one file; any syntax problem becomes a CatalogueError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CatalogueError([f"{path} : fichier introuvable"]) from None
+    except UnicodeDecodeError:
+        raise CatalogueError([f"{path.name} : fichier illisible (UTF-8 attendu)"]) from None
+    loader = _ExactLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise CatalogueError([f"{path.name}, ligne {line} : YAML invalide ({problem})"]) from None
+    except ValueError as exc:  # a value YAML cannot build, such as 2025-02-30
+        raise CatalogueError([f"{path.name} : valeur illisible ({exc})"]) from None
+    finally:
+        loader.dispose()
+    document = _Document(path, data)
+    if node is not None:
+        _walk(node, (), document.lines)
+    return document
+
+
+def _walk(node: yaml.Node, prefix: tuple[str | int, ...], lines: dict) -> None:
+    lines[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = prefix + (key_node.value,)
+            _walk(value_node, key, lines)
+            lines[key] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, prefix + (index,), lines)
+
+
+# --- models -------------------------------------------------------------------------------------
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+Text = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+SqlFileName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.sql$")]
+Version = Annotated[int, Strict(), Field(ge=1)]
+AgeBand = Literal["0-17", "18-24", "25-34", "35-49", "50-64", "65-74", "75+"]
+HouseholdType = Literal[
+    "personne_seule", "famille_monoparentale", "couple_sans_enfant", "couple_avec_enfants"
+]
+
+
+class _Model(BaseModel):
+    """Unknown keys are refused: a misspelt key must not silently drop a rule."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _in_canonical_order(values: tuple[str, ...], order: tuple[str, ...]) -> tuple[str, ...]:
+    """Published grids follow one order; a duplicate would count a band twice."""
+    if len(set(values)) != len(values):
+        raise ValueError("valeur en double")
+    if list(values) != sorted(values, key=order.index):
+        raise ValueError(f"dans l'ordre : {', '.join(order)}")
+    return values
+
+
+class _IndicatorEntry(_Model):
+    id: Identifier
+    label: Text
+    definition: Text
+    unit: Literal["foyer", "personne"]
+    sources: tuple[Identifier, ...] = Field(min_length=1)
+    age_bands: tuple[AgeBand, ...] = Field(min_length=1)
+    household_types: tuple[HouseholdType, ...]
+    caveats: Text
+    sql: SqlFileName
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_sources(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(sources)) != len(sources):
+            raise ValueError("convention en double")
+        if KNOWN_SOURCE in sources:
+            raise ValueError(f"{KNOWN_SOURCE} sert à tous les indicateurs : ne pas la lister")
+        return sources
+
+    @field_validator("age_bands")
+    @classmethod
+    def _bands_in_order(cls, bands: tuple[str, ...]) -> tuple[str, ...]:
+        return _in_canonical_order(bands, AGE_BANDS)
+
+    @field_validator("household_types")
+    @classmethod
+    def _types_in_order(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        return _in_canonical_order(types, HOUSEHOLD_TYPES)
+
+
+class _CatalogueFile(_Model):
+    version: Version
+    indicators: tuple[_IndicatorEntry, ...] = Field(min_length=1)
+
+
+class _DatedValue(_Model):
+    valid_from: date
+    valid_to: date | None = None  # included; none: in force until the next value
+    value: Decimal
+    note: Text | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _exact_number(cls, value: Any) -> Any:
+        """A float (or a boolean, which Python counts as a number) would not be exact."""
+        if isinstance(value, bool | float):
+            raise ValueError("nombre décimal exact attendu")
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _finite_not_negative(cls, value: Decimal) -> Decimal:
+        if not value.is_finite() or value < 0:
+            raise ValueError("nombre positif ou nul attendu")
+        return value
+
+    @model_validator(mode="after")
+    def _period(self) -> _DatedValue:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to est antérieure à valid_from")
+        return self
+
+
+class _Parameter(_Model):
+    label: Text
+    unit: Text
+    values: tuple[_DatedValue, ...] = Field(min_length=1)
+
+    @field_validator("values")
+    @classmethod
+    def _chronological(cls, values: tuple[_DatedValue, ...]) -> tuple[_DatedValue, ...]:
+        """Values follow each other in time without overlap, so exactly one is in force."""
+        for before, after in zip(values, values[1:], strict=False):
+            if after.valid_from <= before.valid_from:
+                raise ValueError("valeurs à ranger par valid_from croissant, sans doublon")
+            if before.valid_to is not None and before.valid_to >= after.valid_from:
+                raise ValueError(f"la valeur du {before.valid_from} chevauche la suivante")
+        return values
+
+    def value_on(self, day: date) -> Decimal | None:
+        """The value in force on ``day``: the latest one started, unless it has ended."""
+        started = [value for value in self.values if value.valid_from <= day]
+        if not started or (started[-1].valid_to is not None and started[-1].valid_to < day):
+            return None
+        return started[-1].value
+
+
+class _ParametersFile(_Model):
+    version: Version
+    parameters: dict[Identifier, _Parameter] = Field(min_length=1)
+
+    @field_validator("parameters")
+    @classmethod
+    def _not_reserved(cls, parameters: dict[str, _Parameter]) -> dict[str, _Parameter]:
+        if REFERENCE in parameters:
+            raise ValueError(f"« {REFERENCE} » est réservé à la date de référence R")
+        return parameters
+
+
+# --- pydantic errors, in French -----------------------------------------------------------------
+
+_MESSAGES = {
+    "missing": "champ obligatoire manquant",
+    "extra_forbidden": "champ inconnu (faute de frappe ?)",
+    "string_type": "texte attendu",
+    "string_too_short": "texte vide",
+    "too_short": "liste vide",
+    "tuple_type": "liste attendue",
+    "list_type": "liste attendue",
+    "dict_type": "table « clé : valeur » attendue",
+    "model_type": "table « clé : valeur » attendue",
+    "model_attributes_type": "table « clé : valeur » attendue",
+    "int_type": "nombre entier attendu",
+    "greater_than_equal": "doit valoir au moins {ge}",
+    "date_type": "date AAAA-MM-JJ attendue",
+    "date_parsing": "date AAAA-MM-JJ attendue",
+    "date_from_datetime_parsing": "date AAAA-MM-JJ attendue",
+    "decimal_type": "nombre attendu",
+    "decimal_parsing": "nombre attendu",
+}
+
+
+def _translate(error: dict[str, Any], document: _Document) -> str:
+    loc = tuple(part for part in error["loc"] if part != "[key]")
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+    elif kind == "literal_error":
+        message = (
+            f"valeur non prévue, attendu : {str(ctx.get('expected', '')).replace(' or ', ' ou ')}"
+        )
+    elif kind == "string_pattern_mismatch":
+        message = (
+            "nom de fichier SQL invalide (minuscules, chiffres, _ et .sql)"
+            if loc and loc[-1] == "sql"
+            else "identifiant invalide (minuscules, chiffres et _, commençant par une lettre)"
+        )
+    else:
+        message = _MESSAGES[kind].format(**ctx) if kind in _MESSAGES else str(error["msg"])
+    where = ".".join(str(part) for part in loc)
+    return document.problem(f"« {where} » : {message}" if where else message, *loc)
+
+
+def _validate(model: type[BaseModel], document: _Document) -> Any:
+    if document.data is None:
+        raise CatalogueError([f"{document.path.name} : fichier vide"])
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        errors = [e for e in exc.errors() if not _echo(e)]
+        raise CatalogueError([_translate(e, document) for e in errors]) from None
+
+
+def _echo(error: dict[str, Any]) -> bool:
+    """Pydantic reports a list whose only item is invalid as also "too short": noise."""
+    given = error.get("input")
+    return error["type"] == "too_short" and isinstance(given, list | tuple | dict) and bool(given)
+
+
+# --- catalogue ----------------------------------------------------------------------------------
+
+
+def load_catalogue(directory: Path | None = None) -> dict[str, Indicator]:
+    """Every indicator of ``directory`` (default: the repository's ``indicators/``), in file order.
+
+    The whole folder is checked at once (catalogue, each SQL file, parameters), and every problem
+    reported together, each with its file and line: the reader fixes a file, not a traceback.
+    """
+    directory = Path(directory) if directory is not None else REPO_INDICATORS
+    problems: list[str] = []
+    catalogue: _CatalogueFile | None = None
+    parameter_names: set[str] | None = None  # unknown when parameters.yaml is itself wrong
+    try:
+        document = _read_yaml(directory / CATALOGUE_FILE)
+        catalogue = _validate(_CatalogueFile, document)
+    except CatalogueError as exc:
+        problems.extend(exc.problems)
+    try:
+        parameter_names = set(_load_parameters(directory).parameters)
+    except CatalogueError as exc:
+        problems.extend(exc.problems)
+    if catalogue is None:
+        raise CatalogueError(problems)
+    seen: set[str] = set()
+    for index, entry in enumerate(catalogue.indicators):
+        if entry.id in seen:
+            problems.append(
+                document.problem(f"indicateur « {entry.id} » en double", "indicators", index, "id")
+            )
+        seen.add(entry.id)
+        for message in _sql_problems(directory / entry.sql, parameter_names):
+            problems.append(
+                document.problem(f"{entry.sql} : {message}", "indicators", index, "sql")
+            )
+    if problems:
+        raise CatalogueError(problems)
+    return {entry.id: _indicator(entry, directory) for entry in catalogue.indicators}
+
+
+def _indicator(entry: _IndicatorEntry, directory: Path) -> Indicator:
+    return Indicator(
+        id=entry.id,
+        label=entry.label,
+        definition=entry.definition,
+        unit=entry.unit,
+        sources=entry.sources,
+        age_bands=entry.age_bands,
+        household_types=entry.household_types,
+        caveats=entry.caveats,
+        sql_path=(directory / entry.sql).resolve(),
+    )
+
+
+def sql_header(text: str) -> str:
+    """The leading comment block of a SQL file (what it computes, its grain, its sources)."""
+    header = []
+    for line in text.splitlines():
+        if not line.startswith("--"):
+            break
+        header.append(line)
+    return "\n".join(header)
+
+
+def _sql_problems(path: Path, parameter_names: set[str] | None) -> list[str]:
+    """What is wrong with one indicator's SQL file, without running it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ["fichier introuvable dans le dossier du catalogue"]
+    except UnicodeDecodeError:
+        return ["fichier illisible (UTF-8 attendu)"]
+    header = sql_header(text)
+    if not header:
+        return ["commentaire d'en-tête manquant en première ligne (Calcule, Grain, Sources)"]
+    problems = [
+        f"ligne « -- {key} : » absente du commentaire d'en-tête"
+        for key in HEADER_KEYS
+        if not re.search(rf"^--\s*{key}\s*:", header, re.MULTILINE)
+    ]
+    try:
+        with duckdb.connect() as probe:
+            names = _named_parameters(probe, text)
+    except (duckdb.Error, IndicatorError) as exc:
+        return [*problems, f"SQL illisible ({exc})"]
+    unknown = sorted(names - (parameter_names or names) - {REFERENCE})
+    if unknown:
+        listed = ", ".join(f"${name}" for name in unknown)
+        problems.append(f"paramètre inconnu de {PARAMETERS_FILE} : {listed}")
+    return problems
+
+
+def _named_parameters(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The ``$names`` of the file's single SELECT (comments ignored: DuckDB parses the file)."""
+    statements = con.extract_statements(sql)
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise IndicatorError("une seule requête SELECT attendue par fichier")
+    return set(statements[0].named_parameters)
+
+
+# --- parameters ---------------------------------------------------------------------------------
+
+
+def _load_parameters(directory: Path) -> _ParametersFile:
+    return _validate(_ParametersFile, _read_yaml(directory / PARAMETERS_FILE))
+
+
+def parameters_on(reference: date, directory: Path | None = None) -> dict[str, Decimal]:
+    """Every parameter's value in force at R, as exact decimals.
+
+    All or nothing: a period where one parameter has no value in force is refused, since a
+    2025 rule applied with a 2024 amount (or none) would publish wrong figures.
+    """
+    parameters = _load_parameters(Path(directory) if directory is not None else REPO_INDICATORS)
+    in_force: dict[str, Decimal] = {}
+    missing: dict[str, date | None] = {}
+    for name, parameter in parameters.parameters.items():
+        value = parameter.value_on(reference)
+        if value is None:
+            later = [v.valid_from for v in parameter.values if v.valid_from > reference]
+            missing[name] = later[0] if later else None
+        else:
+            in_force[name] = value
+    if missing:
+        raise ParametersNotInForce(reference, missing)
+    return in_force
+
+
+# --- computation --------------------------------------------------------------------------------
+
+
+def compute_units(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    reference: date,
+    parameters: dict[str, Decimal],
+) -> duckdb.DuckDBPyRelation:
+    """One row per unit of the indicator's target population at R: the publication's input.
+
+    Columns exactly ``UNIT_COLUMNS``. Units outside the département are kept (the publication
+    leaves them out and counts them). The result is materialized: it no longer depends on the
+    warehouse tables, and the stand-in for an absent ``cd31`` table is gone when it returns.
+    """
+    columns = [_unit_column(name, kind, indicator) for name, kind in UNIT_COLUMNS.items()]
+    table = _run(con, indicator, reference, parameters, ", ".join(columns))
+    _check_units(con, table, indicator)
+    return con.from_arrow(table)
+
+
+def compute_detail(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    reference: date,
+    parameters: dict[str, Decimal],
+) -> duckdb.DuckDBPyRelation:
+    """Every column the SQL file returns: the units plus the figures behind each decision
+    (coefficient, forfait logement, threshold, pension compared...), for checking by hand."""
+    return con.from_arrow(_run(con, indicator, reference, parameters, None))
+
+
+def _unit_column(name: str, kind: str, indicator: Indicator) -> str:
+    if name == "type_menage" and not indicator.household_types:
+        return f"cast(null as {kind}) as {name}"
+    return f"cast({name} as {kind}) as {name}"
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    reference: date,
+    parameters: dict[str, Decimal],
+    projection: str | None,
+) -> pa.Table:
+    sql = indicator.sql_path.read_text(encoding="utf-8")
+    values = _bind(con, indicator, sql, reference, parameters)
+    with _known_or_empty(con):
+        try:
+            relation = con.sql(sql, params=values)
+            if projection is not None:
+                relation = relation.project(projection)
+            return relation.to_arrow_table()
+        except (duckdb.CatalogException, duckdb.BinderException) as exc:
+            raise IndicatorError(
+                f"indicateur {indicator.id} ({indicator.sql_path.name}) : table ou colonne "
+                f"introuvable dans l'entrepôt ({exc})"
+            ) from exc
+
+
+def _bind(
+    con: duckdb.DuckDBPyConnection,
+    indicator: Indicator,
+    sql: str,
+    reference: date,
+    parameters: dict[str, Decimal],
+) -> dict[str, Any]:
+    """The prepared parameters the file uses, and only those (DuckDB refuses extra ones)."""
+    where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
+    _check_reference(reference)
+    names = _named_parameters(con, sql)
+    missing = sorted(names - set(parameters) - {REFERENCE})
+    if missing:
+        raise IndicatorError(f"{where} : paramètre sans valeur : {', '.join(missing)}")
+    values: dict[str, Any] = {}
+    for name in sorted(names):
+        if name == REFERENCE:
+            values[name] = reference
+            continue
+        value = parameters[name]
+        if not isinstance(value, Decimal):
+            raise IndicatorError(f"{where} : {name} doit être un Decimal (calcul exact)")
+        values[name] = value
+    return values
+
+
+def _check_reference(reference: date) -> None:
+    """R is the last day of a month: "R minus k months" and the age rules assume it."""
+    if isinstance(reference, datetime) or not isinstance(reference, date):
+        raise IndicatorError(f"date de référence attendue (datetime.date), reçu {reference!r}")
+    if (reference + timedelta(days=1)).day != 1:
+        raise IndicatorError(
+            f"date de référence {reference} refusée : R est le dernier jour du mois de la période"
+        )
+
+
+@contextmanager
+def _known_or_empty(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """When ``cd31`` is absent (its convention is not usable for the period), an empty
+    temporary table stands in while the query runs: ``connu`` is then FALSE for every unit and
+    each SQL file stays one plain query. It is dropped at once, so that it can never hide a
+    ``cd31`` table created later in the same connection."""
+    if _table_exists(con, SOURCE_TABLES[KNOWN_SOURCE]):
+        yield
+        return
+    con.execute(f"create temp table {SOURCE_TABLES[KNOWN_SOURCE]} ({_KNOWN_TABLE_COLUMNS})")
+    try:
+        yield
+    finally:
+        con.execute(f"drop table if exists temp.{SOURCE_TABLES[KNOWN_SOURCE]}")
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Table or view ``name`` in the current database (or temporary), without a failing query
+    that would abort a transaction the caller may have opened."""
+    found = con.execute(
+        """
+        select count(*) from (
+            select database_name, table_name as name from duckdb_tables()
+            union all
+            select database_name, view_name from duckdb_views() where not internal
+        )
+        where lower(name) = lower(?) and database_name in (current_database(), 'temp')
+        """,
+        [name],
+    ).fetchall()  # fetch to the end: DuckDB refuses new work while a result is unfinished
+    return bool(found[0][0])
+
+
+def _check_units(con: duckdb.DuckDBPyConnection, table: pa.Table, indicator: Indicator) -> None:
+    """The contract the publication relies on: one row per unit, flags never NULL."""
+    units = con.from_arrow(table)
+    duplicates, flags = units.aggregate(
+        "count(unite_id) - count(distinct unite_id) + count(*) - count(unite_id), "
+        "count(*) - count(non_recours) + count(*) - count(connu)"
+    ).fetchall()[0]
+    where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
+    if duplicates:
+        raise IndicatorError(f"{where} : unite_id vide ou en double ({duplicates} lignes)")
+    if flags:
+        raise IndicatorError(f"{where} : non_recours ou connu vide ({flags} valeurs)")

@@ -15,62 +15,29 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset, Variable, get_current_context, get_parsing_context, task
+from airflow.sdk import DAG, Variable, get_current_context, get_parsing_context, task
+
+from recours.dag_support import (
+    DEFAULT_HOME,
+    HOME_ENV,
+    convention_ids,
+    conventions_dir,
+    pseudonymized_asset,
+)
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONVENTIONS_ENV = "RECOURS_CONVENTIONS_DIR"
-HOME_ENV = "RECOURS_HOME"
-DEFAULT_HOME = "./var"
 KEY_ENV = "RECOURS_PSEUDO_KEY"
 KEY_FILE_ENV = "RECOURS_PSEUDO_KEY_FILE"
 # The "_secret" suffix makes Airflow mask the value wherever it would be logged or shown.
 KEY_VARIABLE = "recours_pseudo_key_secret"
-ASSET_URI = "recours://pseudonymized/{convention_id}"
 TAGS = ["recours", "ingest"]
-
-# An Airflow dag_id allows letters, digits, "-", "_" and "."; a file name that would make an
-# invalid dag_id is skipped (and logged) rather than breaking the ingest of every other partner.
-_VALID_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def conventions_dir() -> Path:
-    """The conventions folder: ``$RECOURS_CONVENTIONS_DIR`` or the repository's ``conventions/``."""
-    override = os.environ.get(CONVENTIONS_ENV)
-    return Path(override) if override else REPO_ROOT / "conventions"
-
-
-def convention_ids(folder: Path) -> list[str]:
-    """Convention ids from the ``*.yaml`` file names of ``folder``, without opening any file.
-
-    Names starting with ``_`` or ``.`` (templates, editor files) are not conventions. A missing
-    folder yields no DAG instead of an import error, so a fresh checkout still parses.
-    """
-    if not folder.is_dir():
-        return []
-    ids = []
-    for path in sorted(folder.glob("*.yaml")):
-        stem = path.stem
-        if stem.startswith(("_", ".")):
-            continue
-        if not _VALID_ID.match(stem):
-            log.warning("Convention file %s skipped: its name is not a valid DAG id", path.name)
-            continue
-        ids.append(stem)
-    return ids
-
-
-def pseudonymized_asset(convention_id: str) -> Asset:
-    """The Asset an ingest updates; the crossing DAG is scheduled on these (same URI, no name)."""
-    return Asset(ASSET_URI.format(convention_id=convention_id))
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from recours.console import (
     console,
+    crossing_table,
     delivery_table,
     progress_bar,
     progress_callback,
@@ -89,21 +90,52 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
 @cli.command()
 @HOME_OPTION
 @CONVENTIONS_OPTION
-def run(home: Path, conventions_dir: Path | None) -> None:
-    """Traite toutes les livraisons en attente (ingestion ; croisement à venir)."""
+@click.option(
+    "--period",
+    metavar="AAAA-MM",
+    default=None,
+    help="Période à publier (par défaut : la plus récente où chaque convention a livré).",
+)
+def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
+    """Traite les livraisons en attente, croise et publie (published/recours.duckdb)."""
+    from pipelines.crossing.run import cross_and_publish, summary_dict
     from pipelines.ingest.run import ingest_all
 
     with progress_bar() as bar:
         outcomes = ingest_all(Home(home), conventions_dir, progress_callback(bar, "Ingestion"))
-    if not outcomes:
-        console.print(f"Aucune livraison en attente dans {Home(home).landing}.")
-        return
     summaries = [o.summary() for o in outcomes]
-    console.print(delivery_table(summaries))
-    for line in refusals(summaries):
-        console.print(line, markup=False)
-    if refusals(summaries):
-        console.print(f"Fichiers refusés et motifs : {Home(home).quarantine}/")
+    if summaries:
+        console.print(delivery_table(summaries))
+        for line in refusals(summaries):
+            console.print(line, markup=False)
+        if refusals(summaries):
+            console.print(f"Fichiers refusés et motifs : {Home(home).quarantine}/")
+    else:
+        console.print(f"Aucune livraison en attente dans {Home(home).landing}.")
+    with progress_bar() as bar:
+        crossing = cross_and_publish(
+            Home(home), period, conventions_dir, progress_callback(bar, "Croisement")
+        )
+    console.print(crossing_table(summary_dict(crossing)))
+    console.print(f"Publication : {Home(home).published / 'recours.duckdb'}", markup=False)
+
+
+@cli.command()
+@HOME_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="Présentation du résultat.",
+)
+@click.argument("sql")
+def query(home: Path, fmt: str, sql: str) -> None:
+    """Exécute SQL sur la publication seule (published/recours.duckdb), en lecture seule."""
+    from recours.query import run_query
+
+    click.echo(run_query(Home(home).published, sql, fmt))
 
 
 @cli.group()
@@ -150,8 +182,10 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     """Démonstration : livraisons synthétiques, puis les vrais DAG Airflow en local."""
     from recours.demo import run_demo
 
-    summaries = run_demo(home, persons=persons, seed=seed, period=period)
+    summaries, crossing = run_demo(home, persons=persons, seed=seed, period=period)
     console.print(delivery_table(summaries))
+    if crossing:
+        console.print(crossing_table(crossing))
     for line in refusals(summaries):
         console.print(line, markup=False)
     console.print(

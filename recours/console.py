@@ -86,3 +86,29 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
 def refusals(summaries: Iterable[dict]) -> list[str]:
     """One line per refused delivery, with the reason the data team acts on."""
     return [f"REFUSÉE — {s['reason']}" for s in summaries if s["status"] == "refusee"]
+
+
+def percent(rate: float | None) -> str:
+    """French percentage: 18,3 %."""
+    return "—" if rate is None else f"{rate * 100:.1f}\u202f%".replace(".", ",")
+
+
+def crossing_table(summary: dict) -> Table:
+    """Per indicator: computed or skipped (and why), and its rate for the whole département."""
+    table = Table(title=f"Croisement et publication — période {summary['periode']}")
+    for header in ("indicateur", "état", "taux de non-recours présumé (département)"):
+        table.add_column(header, overflow="fold")
+    rates = summary.get("taux_departement", {})
+    for indicator in summary.get("indicateurs_calcules", []):
+        table.add_row(indicator, "calculé", percent(rates.get(indicator)))
+    for indicator, reason in summary.get("indicateurs_ignores", {}).items():
+        table.add_row(indicator, f"ignoré : {reason}", "—")
+    rows = summary.get("lignes_publiees", {})
+    shares = summary.get("part_secret", {})
+    table.caption = (
+        f"{thousands(rows.get('indicateurs', 0))} lignes publiées dans indicateurs, "
+        f"{thousands(rows.get('connus', 0))} dans connus ; part de lignes sous secret : "
+        f"{percent(shares.get('indicateurs'))} (indicateurs), {percent(shares.get('connus'))} "
+        "(connus). Secret primaire seulement."
+    )
+    return table

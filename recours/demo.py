@@ -15,7 +15,10 @@ from recours.home import Home
 KEY_FILE = Path("secrets") / "cle_pseudonymisation.hex"
 
 
-def run_demo(home: Path, persons: int, seed: int = 0, period: str | None = None) -> list[dict]:
+def run_demo(
+    home: Path, persons: int, seed: int = 0, period: str | None = None
+) -> tuple[list[dict], dict]:
+    """(per-delivery summaries of the ingest DAGs, the crossing DAG's summary)."""
     from recours.airflow_runner import run_ingest_dags
     from recours.console import console, progress_bar, progress_callback
     from recours.synth import synthesize
@@ -37,8 +40,11 @@ def run_demo(home: Path, persons: int, seed: int = 0, period: str | None = None)
     )
     key_file = new_key_file(home / KEY_FILE)
     console.print(
-        f"Ingestion par les DAG Airflow (en local, base SQLite dans {home / 'airflow'}, "
-        "clé passée comme Variable recours_pseudo_key_secret)…"
+        "Ingestion puis croisement par les DAG Airflow (en local, base SQLite dans "
+        f"{home / 'airflow'}, clé passée comme Variable recours_pseudo_key_secret)…"
     )
-    results = run_ingest_dags(home, key_hex=key_file.read_text(encoding="ascii").strip())
-    return [summary for dag_results in results.values() for summary in dag_results]
+    results = run_ingest_dags(
+        home, key_hex=key_file.read_text(encoding="ascii").strip(), crossing=True
+    )
+    crossing = results.pop("crossing", {})
+    return [summary for dag_results in results.values() for summary in dag_results], crossing

@@ -18,12 +18,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.ingest.read import read_delivery
 from recours.airflow_runner import run_ingest_dags
 from recours.conventions import load_conventions
+from recours.reference import communes
 from recours.schemas import load_schemas
 from recours.synth import synthesize
 
@@ -94,6 +97,11 @@ def identifiers(landing: Path) -> Identifiers:
                                 re.sub(r"\s", "", n) for n in NIR_SPACED.findall(value)
                             )
     found["nir"] = {n for n in found["nir"] if len(n) == 15}
+    # Place names are public reference data published on purpose (libelle_territoire): a
+    # surname that is also a word of a commune or EPCI name ("MARTIN") proves nothing there.
+    places = communes()
+    words = " ".join(places["nom"].to_list() + places["epci_nom"].to_list()).upper()
+    found["nom"] -= set(TOKEN.findall(words))
     assert all(found.values()), {k: len(v) for k, v in found.items()}
     return found
 
@@ -130,11 +138,32 @@ def outputs(home: Path):
             continue
         if relative.parts[0] in EXCLUDED and not path.name.endswith((".motif.txt", ".motif.json")):
             continue
+        if path.suffix == ".duckdb":
+            yield str(relative), duckdb_text(path)
+            continue
         if path.suffix == ".parquet":
+            # Values, column names and the footer's metadata; the pages themselves are
+            # compressed, so their raw bytes are noise that spells random words.
             frame = pl.read_parquet(path)
             text = "\n".join(" ".join(map(str, frame[c].unique().to_list())) for c in frame.columns)
-            yield str(relative), text + "\n" + " ".join(frame.columns)
+            metadata = pq.read_metadata(path)
+            footer = f"{metadata.schema} {metadata.metadata}"
+            yield str(relative), text + "\n" + " ".join(frame.columns) + "\n" + footer
+            continue
         yield str(relative), path.read_bytes().decode("utf-8", errors="replace")
+
+
+def duckdb_text(path: Path) -> str:
+    """Every distinct value of every column of every table (DuckDB compresses its pages)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        parts = []
+        for (table,) in con.execute("select table_name from duckdb_tables()").fetchall():
+            frame = con.sql(f'select * from "{table}"').pl()
+            parts += [" ".join(map(str, frame[c].unique().to_list())) for c in frame.columns]
+        return "\n".join(parts)
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +177,10 @@ def homes(tmp_path_factory):
     secret = identifiers(home_a / "landing")
     for kind, values in identifiers(home_b / "landing").items():
         secret[kind] |= values
-    results = run_ingest_dags(home_a, key_hex=key)
+    results = run_ingest_dags(home_a, key_hex=key, crossing=True)
+    crossing = results.pop("crossing")
     assert {s["status"] for r in results.values() for s in r} == {"acceptee"}
+    assert len(crossing["indicateurs_calcules"]) == 6
     caf = home_b / "landing" / "caf31" / "CAF31_ALLOCATAIRES_20250630.csv"
     lines = caf.read_bytes().decode("cp1252").splitlines(keepends=True)
     fields = lines[5].split(";")
@@ -173,6 +204,7 @@ def homes(tmp_path_factory):
 def test_the_pipeline_really_ran(homes):
     home_a, home_b, printed = homes.home_a, homes.home_b, homes.printed
     assert len(list((home_a / "pseudonymized").rglob("*.parquet"))) == 5
+    assert (home_a / "warehouse.duckdb").is_file() and (home_b / "warehouse.duckdb").is_file()
     assert list((home_a / "airflow").rglob("*.log"))
     assert (home_a / "airflow" / "airflow.db").is_file()
     assert "date_possible 1" in printed and "REFUSÉE" in printed
@@ -191,6 +223,28 @@ def test_no_identifier_outside_landing(homes):
     if kinds:
         found["sortie de recours run"] = kinds
     assert found == {}
+
+
+def test_no_pseudonym_token_or_person_id_in_published(homes):
+    """published/ holds aggregates only: no 64-hex pseudonym or key, no person id."""
+    pattern = re.compile(r"[0-9a-f]{64}|\bp[0-9a-f]{24}\b|\bt[123]:")
+    for home in (homes.home_a, homes.home_b):
+        files = sorted((home / "published").iterdir())
+        assert any(f.name == "recours.duckdb" for f in files)
+        for path in files:
+            text = (
+                duckdb_text(path)
+                if path.suffix == ".duckdb"
+                else (
+                    "\n".join(
+                        " ".join(map(str, pl.read_parquet(path)[c].to_list()))
+                        for c in pl.read_parquet(path).columns
+                    )
+                    if path.suffix == ".parquet"
+                    else path.read_text(encoding="utf-8-sig")
+                )
+            )
+            assert not pattern.search(text), path.name
 
 
 def test_the_detector_finds_what_it_should(homes):

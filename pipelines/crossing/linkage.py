@@ -37,7 +37,8 @@ def sql(name: str) -> str:
 
 
 def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int]:
-    """Create ``liens(rid, source, personne_id, lien)``; return the moves made by each pass.
+    """Create ``liens(rid, source, personne_id, lien)``, ``liens_paires`` (counts per pair of
+    sources and tier) and ``identites_inutilisables``; return the moves made by each pass.
 
     Keys are ``<pass>:<pseudonym>``; passes run in the order of their names (``t1``, ``t2``…),
     most specific first, as ingest names them.
@@ -80,5 +81,10 @@ def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int
             )
             con.unregister("deplacements")
     con.execute("create or replace table liens as " + sql("liens"))
+    con.execute("create or replace table liens_paires as " + sql("liens_paires"))
+    con.execute(
+        "create or replace table identites_inutilisables as select source, count(*) as n "
+        "from grappes inner join enregistrements using (rid) where grappe like 'c:%' group by 1"
+    )
     con.execute("drop table brut; drop table cles; drop table grappes; drop table enregistrements")
     return moves

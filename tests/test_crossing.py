@@ -1,0 +1,126 @@
+"""The main job end to end on the real stack: ingest, linkage, indicators, publication,
+measured against the generator's planted truth."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.crossing.run import cross_and_publish
+from pipelines.ingest.run import ingest_all
+from recours.home import Home
+from recours.synth import synthesize
+
+KEYS = ["indicateur", "periode", "niveau", "code_territoire", "tranche_age", "type_menage"]
+
+
+def run_all(home: Home) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOURS_PSEUDO_KEY", os.urandom(32).hex())
+        ingest_all(home)
+    cross_and_publish(home)
+
+
+def published(home: Home, table: str) -> pl.DataFrame:
+    con = duckdb.connect(str(home.published / "recours.duckdb"), read_only=True)
+    try:
+        return con.sql(f"select * from {table}").pl()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def same_spelling(tmp_path_factory) -> Home:
+    home = Home(tmp_path_factory.mktemp("identique"))
+    synthesize(home.root, persons=6000, seed=31, period="2025-06", same_spelling=True)
+    run_all(home)
+    return home
+
+
+@pytest.fixture(scope="module")
+def realistic(tmp_path_factory) -> Home:
+    home = Home(tmp_path_factory.mktemp("realiste"))
+    synthesize(home.root, persons=6000, seed=32, period="2025-06")
+    run_all(home)
+    return home
+
+
+def truth(home: Home, name: str) -> pl.DataFrame:
+    return pl.read_csv(home.truth / f"{name}.csv", schema_overrides={"code_territoire": pl.String})
+
+
+def test_every_published_count_equals_the_planted_truth_when_spellings_agree(same_spelling):
+    got = published(same_spelling, "indicateurs")
+    expected = truth(same_spelling, "indicateurs")
+    joined = got.join(expected, on=KEYS, how="full", suffix="_verite", coalesce=True)
+    assert joined.height == got.height == expected.height
+    visible = joined.filter(~pl.col("secret"))
+    assert visible.height > 0.3 * joined.height
+    mismatches = visible.filter(
+        (pl.col("population") != pl.col("population_verite"))
+        | (pl.col("non_recours") != pl.col("non_recours_verite"))
+    )
+    assert mismatches.select(KEYS).to_dicts() == []
+
+
+def test_connus_equal_the_planted_truth_when_spellings_agree(same_spelling):
+    got = published(same_spelling, "connus").filter(~pl.col("secret"))
+    expected = truth(same_spelling, "connus")
+    joined = got.join(
+        expected, on=["indicateur", "periode", "niveau", "code_territoire"], suffix="_verite"
+    )
+    assert joined.height == got.height > 0
+    assert (
+        joined.filter(
+            (pl.col("non_recours") != pl.col("non_recours_verite"))
+            | (pl.col("non_recours_connus") != pl.col("non_recours_connus_verite"))
+        ).height
+        == 0
+    )
+
+
+def test_departement_rates_within_one_point_of_truth_on_realistic_spellings(realistic):
+    got = published(realistic, "indicateurs").filter(
+        (pl.col("niveau") == "departement")
+        & (pl.col("tranche_age") == "ensemble")
+        & (pl.col("type_menage") == "ensemble")
+    )
+    expected = truth(realistic, "indicateurs").filter(
+        (pl.col("niveau") == "departement")
+        & (pl.col("tranche_age") == "ensemble")
+        & (pl.col("type_menage") == "ensemble")
+    )
+    joined = got.join(expected, on=KEYS, suffix="_verite")
+    assert sorted(joined["indicateur"]) == sorted(
+        ["rsa", "prime_activite", "aspa", "css_rsa", "css_bas_revenus", "demandeurs_sans_revenu"]
+    )
+    for row in joined.iter_rows(named=True):
+        true_rate = row["non_recours_verite"] / row["population_verite"]
+        assert abs(row["taux"] - true_rate) <= 0.01, row["indicateur"]
+
+
+def test_metadata_says_the_protection_is_primary_only(same_spelling):
+    meta = dict(published(same_spelling, "metadonnees").iter_rows())
+    assert meta["periode"] == "2025-06"
+    assert "secret primaire seulement" in meta["protection"]
+
+
+def test_quality_counts_lines_and_linkage_per_source(realistic):
+    quality = published(realistic, "qualite")
+    measures = {(r["convention"], r["mesure"]) for r in quality.iter_rows(named=True)}
+    for convention in ("caf31", "cpam31", "carsatmp", "ftocc", "cd31"):
+        for measure in (
+            "lignes_lues",
+            "lignes_ecartees",
+            "doublons",
+            "nir_invalide",
+            "nir_absent",
+            "hors_departement",
+            "liees_nir",
+            "non_liees",
+        ):
+            assert (convention, measure) in measures, (convention, measure)
+    assert ("caf31", "liees_traits_avec_cpam31") in measures

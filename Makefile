@@ -37,7 +37,7 @@ format: install
 
 ## bench: the whole département (1.47 M persons), time and memory per stage
 bench: install
-	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_pipeline.py
 
 ## lock: re-resolve the pinned dependencies (needs the package index)
 lock: install

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
+import pyarrow as pa
 
 from anonymization import identity, nir
 from anonymization.pseudonymize import Pseudonymizer
@@ -144,24 +145,32 @@ def minimise(
         (c for c in schema.columns if c.role == "commune" and treatments.get(c.name) == "keep"),
         None,
     )
-    pseudonyms.update(_identity_keys(traits, commune))
-    frame = raw.select(outputs + [expr.alias(name) for name, expr in pseudonyms.items()])
+    normal, keys = _identity_keys(traits, commune)
+    pseudonyms.update(keys)
+    frame = raw.with_columns(**normal).select(
+        outputs + [expr.alias(name) for name, expr in pseudonyms.items()]
+    )
     for name, domain in (
         ("pseudo_nir", "nir"),
-        ("pseudo_traits", "traits"),
         ("pseudo_foyer", f"foyer/{schema.convention}"),
         ("pseudo_identifiant", f"identifiant/{schema.convention}"),
     ):
         if name in frame.columns:
             frame = frame.with_columns(pseudonymizer.pseudonyms(frame[name], domain))
     if "cles_appariement" in frame.columns:
-        frame = frame.with_columns(hash_keys(frame["cles_appariement"], pseudonymizer))
+        keys = hash_keys(frame["cles_appariement"], pseudonymizer)
+        # The traits pseudonym is the first t1 key (birth name, else usage name): hashed once.
+        first = keys.list.first()
+        traits = pl.when(first.str.starts_with("t1:")).then(first.str.slice(3))
+        frame = frame.with_columns(keys, pl.select(traits.alias("pseudo_traits")).to_series())
     dropped = tuple(c.name for c in schema.columns if treatments.get(c.name, "drop") == "drop")
     unauthorized = tuple(c for c in raw.columns if c not in schema.column_names and c[0] != "_")
     return Minimised(frame=frame, dropped=dropped, unauthorized=unauthorized)
 
 
-def _identity_keys(traits: dict[str, Column], commune: Column | None) -> dict[str, pl.Expr]:
+def _identity_keys(
+    traits: dict[str, Column], commune: Column | None
+) -> tuple[dict[str, pl.Expr], dict[str, pl.Expr]]:
     """Clear-text identity keys, hashed by the caller before anything is written.
 
     ``pseudo_traits`` is (name, first given name, date of birth, sex). ``cles_appariement``
@@ -176,39 +185,61 @@ def _identity_keys(traits: dict[str, Column], commune: Column | None) -> dict[st
     given, birth, sex = traits.get("prenoms"), traits.get("date_naissance"), traits.get("sexe")
     name = birth_name or usage_name
     if not (name and given and birth and sex):
-        return {}
+        return {}, {}
     year, month, day = birth_parts(birth)
-    iso = pl.format(
-        "{}-{}-{}",
-        year,
-        month.cast(pl.String).str.zfill(2),
-        day.cast(pl.String).str.zfill(2),
+    # Each normal form is computed once (eager polars does not share sub-expressions).
+    normal = pl.struct(
+        pl.format(
+            "{}-{}-{}",
+            year,
+            month.cast(pl.String).str.zfill(2),
+            day.cast(pl.String).str.zfill(2),
+        ).alias("naissance"),
+        pl.col(sex.name).replace_strict(sex.sex_codes or {}, default=None).alias("sexe"),
+        identity.first_given_name(pl.col(given.name)).alias("prenom"),
+        *[
+            identity.surname(pl.col(c.name)).alias(f"nom{i}")
+            for i, c in enumerate(c for c in (birth_name, usage_name) if c is not None)
+        ],
+        *([pl.col(commune.name).alias("commune")] if commune is not None else []),
     )
-    sex_code = pl.col(sex.name).replace_strict(sex.sex_codes or {}, default=None)
-    first = identity.first_given_name(pl.col(given.name))
-    names = [identity.surname(pl.col(c.name)) for c in (birth_name, usage_name) if c is not None]
-    keys = [pl.concat_str([pl.lit("t1"), n, first, iso, sex_code], separator="|") for n in names]
-    if commune is not None:
-        keys.append(
-            pl.concat_str([pl.lit("t2"), first, iso, sex_code, pl.col(commune.name)], separator="|")
+    names = [f"nom{i}" for i, c in enumerate(c for c in (birth_name, usage_name) if c)]
+
+    def key(passe: str, *fields: str) -> pl.Expr:
+        return pl.concat_str(
+            [pl.lit(passe), *(pl.col("_n").struct.field(f) for f in fields)], separator="|"
         )
-    keys += [pl.concat_str([pl.lit("t3"), n, iso, sex_code], separator="|") for n in names]
-    return {
-        "pseudo_traits": identity.traits_key(pl.col(name.name), pl.col(given.name), iso, sex_code),
-        "cles_appariement": pl.concat_list(keys).list.drop_nulls().list.unique(maintain_order=True),
+
+    def variants(passe: str, *fields: str) -> list[pl.Expr]:
+        """One key per name; the usage name's only where it differs from the birth name."""
+        made = [key(passe, names[0], *fields)]
+        if len(names) == 2:
+            field = pl.col("_n").struct.field
+            differs = field(names[1]).ne_missing(field(names[0]))
+            made.append(pl.when(differs).then(key(passe, names[1], *fields)))
+        return made
+
+    keys = variants("t1", "prenom", "naissance", "sexe")
+    if commune is not None:
+        keys.append(key("t2", "prenom", "naissance", "sexe", "commune"))
+    keys += variants("t3", "naissance", "sexe")
+    return {"_n": normal}, {
+        "pseudo_traits": pl.lit(None, dtype=pl.String),  # filled from the first t1 key
+        "cles_appariement": pl.concat_list(keys).list.drop_nulls(),
     }
 
 
 def hash_keys(keys: pl.Series, pseudonymizer: Pseudonymizer) -> pl.Series:
-    """Each ``pass|traits`` string of a list column becomes ``pass:pseudonym``."""
-    rows = pl.DataFrame({"cle": keys}).with_row_index("_i").explode("cle").drop_nulls("cle")
-    hashed = pseudonymizer.pseudonyms(rows["cle"], "appariement")
-    passe = rows["cle"].str.split("|").list.first()
-    rows = rows.with_columns((passe + ":" + hashed).alias("cle"))
-    grouped = rows.group_by("_i", maintain_order=True).agg(pl.col("cle"))
-    joined = (
-        pl.DataFrame({"_i": pl.int_range(0, len(keys), eager=True, dtype=pl.UInt32)})
-        .join(grouped, on="_i", how="left", maintain_order="left")
-        .with_columns(pl.col("cle").fill_null([]))
-    )
-    return joined["cle"].alias(keys.name)
+    """Each ``pass|traits`` string of a list column becomes ``pass:pseudonym``.
+
+    The lists are rebuilt from their Arrow offsets around the hashed flat values: no explode
+    and group-by over millions of keys.
+    """
+    array = keys.to_arrow()
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    flat = pl.Series("cle", array.values, dtype=pl.String)
+    passe = flat.str.split("|").list.first()
+    hashed = passe + ":" + pseudonymizer.pseudonyms(flat, "appariement")
+    rebuilt = type(array).from_arrays(array.offsets, hashed.to_arrow(), mask=array.is_null())
+    return pl.Series(keys.name, rebuilt, dtype=pl.List(pl.String))

@@ -93,6 +93,32 @@ def pii_rate(values: int = 20_000) -> float:
     return values / (time.perf_counter() - start)
 
 
+def linkage_quality(home: Path) -> None:
+    """Pairwise precision and recall of the linkage against the planted truth."""
+    import duckdb
+
+    from pipelines.crossing.deliveries import for_period
+    from recours.home import Home
+    from recours.schemas import load_schemas
+    from recours.synth.scoring import score, truth_of_records
+
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    liens = con.sql("select * from liens").pl()
+    con.close()
+    chosen = for_period(Home(home), _period(home), load_schemas())
+    truth = truth_of_records(home, {c: d.parquet for c, d in chosen.items()})
+    result = score(liens, truth)
+    print(
+        f"  appariement contre la vérité plantée : précision {result.precision:.4%}, "
+        f"rappel {result.recall:.4%} ({result.true_pairs:,} paires vraies) "
+        "(cible : ≥ 99,5 % et ≥ 99 %)"
+    )
+
+
+def _period(home: Path) -> str:
+    return json.loads((home / "truth" / "meta.json").read_text(encoding="utf-8"))["period"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--persons", type=int, default=1_471_468)
@@ -142,6 +168,25 @@ def main() -> None:
             f"  {s['seconds']} [{s['status']}]"
         )
     print(f"{'total':<36} {total_rows:>9,} {seconds:>6.1f} {total_rows / seconds:>10,.0f}")
+
+    # Crossing and publication, in their own process (as the crossing DAG's task).
+    code = (
+        "import json, time; from pathlib import Path; "
+        "from recours.home import Home; from pipelines.crossing.run import cross_and_publish; "
+        "import pipelines.publish.run; t = time.perf_counter(); "
+        f"s = cross_and_publish(Home(Path({str(home)!r}))); "
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'moves': s.linkage_moves, "
+        "'rows': s.rows, 'secret': s.secret_share, 'rates': s.national_rates}))"
+    )
+    seconds, peak, out = run_child(code, env)
+    result = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"croisement et publication : {seconds:.1f} s (dont {result['seconds']:.1f} s de travail), "
+        f"pic {peak:,.0f} Mo (cible : < 30 s, < 4 096 Mo)"
+    )
+    print(f"  passes d'appariement (groupes déplacés) : {result['moves']}")
+    print(f"  lignes publiées : {result['rows']} ; part sous secret : {result['secret']}")
+    linkage_quality(home)
     if not args.keep:
         import shutil
 

@@ -124,3 +124,42 @@ def test_quality_counts_lines_and_linkage_per_source(realistic):
         ):
             assert (convention, measure) in measures, (convention, measure)
     assert ("caf31", "liees_traits_avec_cpam31") in measures
+
+
+def test_indicators_whose_conventions_do_not_allow_it_are_skipped_and_said_so(tmp_path):
+    """cpam31 ended before R; caf31 and ftocc no longer authorize their crossing."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    home = Home(tmp_path / "home")
+    synthesize(home.root, persons=1500, seed=33, period="2025-06")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOURS_PSEUDO_KEY", os.urandom(32).hex())
+        ingest_all(home)
+    folder = tmp_path / "conventions"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "conventions", folder)
+
+    def edit(name: str, pattern: str, replacement: str) -> None:
+        path = folder / f"{name}.yaml"
+        text, count = re.subn(pattern, replacement, path.read_text(encoding="utf-8"))
+        assert count == 1
+        path.write_text(text, encoding="utf-8")
+
+    edit("cpam31", r"valid_to: 2028-03-31", "valid_to: 2025-06-15")
+    edit("ftocc", r"  - convention: caf31\n    motif: [^\n]*\n", "")
+    edit("caf31", r"  - convention: ftocc\n    motif: [^\n]*\n", "")
+    summary = cross_and_publish(home, "2025-06", folder)
+    assert summary.computed == ["rsa", "prime_activite", "aspa"]
+    assert summary.skipped == {
+        "css_rsa": "convention cpam31 pas en vigueur au 30/06/2025",
+        "css_bas_revenus": "convention cpam31 pas en vigueur au 30/06/2025",
+        "demandeurs_sans_revenu": "croisement ftocc × caf31 non autorisé par les deux conventions",
+    }
+    meta = dict(published(home, "metadonnees").iter_rows())
+    assert meta["indicateur_ignore_css_rsa"] == "convention cpam31 pas en vigueur au 30/06/2025"
+    assert set(published(home, "indicateurs")["indicateur"].unique()) == {
+        "rsa",
+        "prime_activite",
+        "aspa",
+    }

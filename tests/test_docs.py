@@ -45,3 +45,20 @@ def test_every_refusal_rule_is_documented(rule):
 def test_every_row_rule_is_documented_with_its_effect(rule):
     effect = "écartée" if SEVERITIES.get(rule, "ecarter") == "ecarter" else "signalée"
     assert f"| `{rule}` | {effect} |" in INGESTION
+
+
+def _sections(text: str) -> dict[str, str]:
+    parts = text.split("\n## Table `")
+    return {part.split("`", 1)[0]: part for part in parts[1:]}
+
+
+@pytest.mark.parametrize(
+    "table", sorted(__import__("pipelines.publish.model").publish.model.TABLES)
+)
+def test_every_published_table_and_column_is_in_the_data_dictionary(table):
+    from pipelines.publish.model import TABLES
+
+    section = _sections((ROOT / "docs" / "publication.md").read_text(encoding="utf-8")).get(table)
+    assert section is not None, f"table {table} absente de docs/publication.md"
+    for column, kind in TABLES[table]:
+        assert f"| `{column}` | {kind} |" in section, f"{table}.{column} non documentée"

@@ -1,7 +1,7 @@
 """``recours demo``: the embedded default, end to end on the real stack.
 
 A fresh home, a synthetic Haute-Garonne, a key made for the occasion (mode 0600, in the home,
-never printed), then the real ingest DAGs run in-process by Airflow.
+never printed), then the real ingest DAGs and the crossing DAG run in-process by Airflow.
 """
 
 from __future__ import annotations

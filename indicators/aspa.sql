@@ -10,8 +10,11 @@
 --   Âge à R ; pension et ASPA telles que les donne l'extraction CARSAT (pension sans l'ASPA).
 -- Grain : une ligne par personne de la population cible (unite_id = personne_id).
 -- Sources : table carsat (convention carsatmp) ; table caf (convention caf31) pour le conjoint
---   et le foyer ; table cd31 (convention cd31), pour « connu des services sociaux » seulement.
--- Paramètres : $reference (date de référence R), $aspa_plafond_seul, $aspa_plafond_couple.
+--   et le foyer, par la relation partagée membres_caf ; table cd31 (convention cd31), pour
+--   « connu des services sociaux » seulement (relation personnes_connues) ; relation
+--   tranches_age.
+-- Paramètres : $aspa_plafond_seul, $aspa_plafond_couple ; $reference (date de référence R) par
+--   les relations partagées.
 -- Territoire : la commune de résidence donnée par la CARSAT.
 
 with
@@ -23,23 +26,27 @@ lignes_carsat as (
     from carsat
 ),
 
-lignes_caf as (
-    select personne_id, foyer_id, qualite
-    from caf
+adultes_caf as (
+    -- adultes (ALL, CJT) de tous les foyers CAF, qu'ils aient ou non une ligne ALL
+    select personne_id, foyer_id
+    from membres_caf
+    where adulte
 ),
 
-contacts_cd31 as (
-    select personne_id, date_dernier_contact
-    from cd31
+tranches as (
+    select tranche_age, age_min, age_fin
+    from tranches_age
+),
+
+connues as (
+    select personne_id
+    from personnes_connues
 ),
 
 parametres as (
     select
-        $reference::date as date_reference,
         $aspa_plafond_seul as plafond_seul,
-        $aspa_plafond_couple as plafond_couple,
-        -- « R moins 24 mois » : dernier jour du mois situé 24 mois avant celui de R
-        last_day(date_trunc('month', $reference::date) - interval 24 month) as limite_contact
+        $aspa_plafond_couple as plafond_couple
 ),
 
 -- Retraités et conjoints --------------------------------------------------------------------
@@ -53,12 +60,6 @@ retraites as (
     qualify row_number() over (
         partition by personne_id order by aspa desc, pension desc, code_commune
     ) = 1
-),
-
-adultes_caf as (
-    select personne_id, foyer_id
-    from lignes_caf
-    where qualite in ('ALL', 'CJT')
 ),
 
 foyers_deux_adultes as (
@@ -110,46 +111,14 @@ population_cible as (
         and pension_retenue < plafond  -- strictement
 ),
 
-contacts_recents as (
-    -- contact avec les services sociaux du Département strictement après R moins 24 mois
-    select distinct contacts_cd31.personne_id
-    from contacts_cd31
-    cross join parametres
-    where contacts_cd31.date_dernier_contact > parametres.limite_contact
-),
-
-foyers_connus as (
-    select distinct lignes_caf.foyer_id
-    from lignes_caf
-    inner join contacts_recents using (personne_id)
-),
-
-connues_ou_atteintes as (
-    -- connue : la personne elle-même, ou un membre (toute QUALITE) d'un foyer CAF auquel elle
-    -- appartient (un travailleur social qui suit l'un peut orienter l'autre)
-    select personne_id from contacts_recents
-    union
-    select lignes_caf.personne_id
-    from lignes_caf
-    inner join foyers_connus using (foyer_id)
-),
-
 final as (
     select
         population_cible.personne_id as unite_id,
         population_cible.code_commune,
-        case
-            when age < 18 then '0-17'
-            when age < 25 then '18-24'
-            when age < 35 then '25-34'
-            when age < 50 then '35-49'
-            when age < 65 then '50-64'
-            when age < 75 then '65-74'
-            when age >= 75 then '75+'
-        end as tranche_age,
+        tranches.tranche_age,
         null::varchar as type_menage,  -- pas de ventilation par type de ménage
         population_cible.aspa = '0' as non_recours,
-        connues_ou_atteintes.personne_id is not null as connu,
+        connues.personne_id is not null as connu,
         -- justification du calcul, pour qui veut le refaire à la main
         population_cible.age,
         population_cible.en_couple,
@@ -157,7 +126,10 @@ final as (
         population_cible.pension_retenue,
         population_cible.plafond
     from population_cible
-    left join connues_ou_atteintes using (personne_id)
+    left join tranches
+        on (tranches.age_min is null or population_cible.age >= tranches.age_min)
+        and (tranches.age_fin is null or population_cible.age < tranches.age_fin)
+    left join connues using (personne_id)
 )
 
 select * from final

@@ -20,13 +20,16 @@ from pipelines.crossing.indicators import (
     HEADER_KEYS,
     HOUSEHOLD_TYPES,
     REPO_INDICATORS,
+    SHARED_DIR,
     UNIT_COLUMNS,
     CatalogueError,
     IndicatorError,
     ParametersNotInForce,
     compute_detail,
+    compute_shared,
     compute_units,
     load_catalogue,
+    load_shared,
     parameters_on,
     sql_header,
 )
@@ -696,3 +699,220 @@ def test_parameters_file_refuses_duplicates_and_floats_stay_exact(catalogue_copy
         CatalogueError, match=r"parameters.yaml, ligne \d+ : .*rsa_base.* en double"
     ):
         parameters_on(R, catalogue_copy)
+
+
+# --- shared relations ---------------------------------------------------------------------------
+
+SHARED = load_shared()
+
+
+def shared_rows(con: duckdb.DuckDBPyConnection, name: str, key: str) -> dict:
+    """``key`` -> the row of one shared relation at R, as a dict."""
+    relation = compute_shared(con, name, R, PARAMETERS)
+    rows = [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+    assert len({row[key] for row in rows}) == len(rows), f"{name} : {key} en double"
+    return {row[key]: row for row in rows}
+
+
+def test_shared_relations_and_who_reads_them():
+    assert set(SHARED) == {
+        "tranches_age",
+        "membres_caf",
+        "foyers_caf",
+        "contacts_recents",
+        "foyers_connus",
+        "personnes_connues",
+        "css_ouvertes",
+    }
+    order = list(SHARED)
+    for relation in SHARED.values():  # each after what it reads
+        assert all(order.index(read) < order.index(relation.name) for read in relation.reads)
+    reads = {i.id: {s.name for s in i.shared} for i in CATALOGUE.values()}
+    assert all({"contacts_recents", "foyers_connus"} <= names for names in reads.values())
+    assert "css_ouvertes" in reads["css_rsa"] & reads["css_bas_revenus"]
+    assert "css_ouvertes" not in reads["rsa"] | reads["aspa"] | reads["demandeurs_sans_revenu"]
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_every_shared_sql_has_its_header_and_no_written_amount(name):
+    path = SHARED[name].sql_path
+    assert path.parent.name == SHARED_DIR and path.name == f"{name}.sql"
+    text = path.read_text(encoding="utf-8")
+    header = sql_header(text)
+    assert header.startswith(f"-- Relation partagée {name} :")
+    for key in (*HEADER_KEYS, "Paramètres"):
+        assert f"-- {key} :" in header
+    for value in PARAMETERS.values():
+        if value >= 100:
+            assert str(value) not in text, (name, value)
+
+
+def test_age_bands_cover_every_age_exactly_once():
+    bands = list(shared_rows(warehouse(), "tranches_age", "tranche_age").values())
+    names = [band["tranche_age"] for band in bands]
+    assert sorted(names, key=AGE_BANDS.index) == list(AGE_BANDS)
+    for age in range(-2, 131):
+        found = [
+            band["tranche_age"]
+            for band in bands
+            if (band["age_min"] is None or age >= band["age_min"])
+            and (band["age_fin"] is None or age < band["age_fin"])
+        ]
+        expected = next(
+            b for b, top in zip(AGE_BANDS, (18, 25, 35, 50, 65, 75, 999), strict=True) if age < top
+        )
+        assert found == [expected], age
+
+
+def test_caf_members_quality_rank_adult_and_own_band():
+    con = warehouse(
+        caf=foyer("F", ("a", "ALL", 17), ("b", "CJT", 18), ("c", "ENF", 75), ("d", "AUT", None))
+        + foyer("SANS_ALL", ("e", "CJT", 40))
+    )
+    relation = compute_shared(con, "membres_caf", R, PARAMETERS)
+    rows = {row[0]: dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()}
+    assert {p: (r["adulte"], r["rang_qualite"], r["tranche_age"]) for p, r in rows.items()} == {
+        "a": (True, 1, "0-17"),
+        "b": (True, 2, "18-24"),
+        "c": (False, 3, "75+"),
+        "d": (False, 4, None),  # unknown age: no band
+        "e": (True, 2, "35-49"),  # a household without ALL line keeps its members
+    }
+
+
+@pytest.mark.parametrize(("adults", "children", "c", "kind"), COMPOSITIONS)
+def test_caf_households_composition_scale_and_type(adults, children, c, kind):
+    # an ENF line beyond NBENFCHARGE and an AUT line never count
+    extra = [("X-enf-majeur", "ENF", 22), ("X-aut", "AUT", 50)]
+    lines = composition("X", adults, children, mtal="1") + foyer("X", *extra, enfants=children)
+    row = shared_rows(warehouse(caf=lines), "foyers_caf", "foyer_id")["X"]
+    assert (row["adultes"], row["enfants"], row["personnes"]) == (
+        adults,
+        children,
+        adults + children,
+    )
+    assert row["coefficient"] == D(c)
+    assert row["type_menage"] == kind
+    assert (row["age_allocataire"], row["tranche_age_allocataire"]) == (40, "35-49")
+    # FL(base) = base × taux: 12 % × 1, 16 % × 1.5, 16.5 % × 1.8
+    persons = adults + children
+    assert row["taux_forfait_logement"] == D(
+        "0.12" if persons == 1 else "0.24" if persons == 2 else "0.297"
+    )
+
+
+def test_caf_households_fields_come_from_the_allocataire_and_need_one():
+    con = warehouse(
+        caf=foyer("F", ("b", "ALL", 30), ("a", "ALL", 60), commune="31069")
+        + foyer("F", ("c", "CJT", 30), commune="31555")
+        + foyer("SANS_ALL", ("d", "CJT", 40))
+        + composition("SANS_AL", 1, 0)  # MTAL = 0: no forfait logement
+    )
+    rows = shared_rows(con, "foyers_caf", "foyer_id")
+    assert set(rows) == {"F", "SANS_AL"}
+    # two ALL lines: the first by personne_id ("a", 60 years old); adults count every line
+    assert (rows["F"]["age_allocataire"], rows["F"]["adultes"]) == (60, 3)
+    assert rows["F"]["code_commune"] == "31069" and rows["F"]["type_menage"] == "couple_sans_enfant"
+    assert rows["SANS_AL"]["taux_forfait_logement"] == 0
+
+
+def test_known_people_and_households():
+    # R − 24 months = 2023-06-30: a contact that day is too old, the day after counts
+    con = warehouse(
+        caf=composition("F", 2, 1)
+        + foyer("G", ("F-enf0", "ALL", 19))  # the child's other household
+        + foyer("SANS_ALL", ("s", "ENF", 3), ("t", "AUT", 50))
+        + composition("OLD", 1, 0),
+        cd31=[
+            contact("F-cjt", date(2023, 7, 1)),
+            contact("t", date(2025, 7, 15)),  # after R (late extraction): recent
+            contact("OLD-all", date(2023, 6, 30)),
+            contact("hors_caf", date(2024, 1, 1)),
+        ],
+    )
+    assert set(shared_rows(con, "contacts_recents", "personne_id")) == {"F-cjt", "t", "hors_caf"}
+    assert set(shared_rows(con, "foyers_connus", "foyer_id")) == {"F", "SANS_ALL"}
+    assert set(shared_rows(con, "personnes_connues", "personne_id")) == {
+        "F-all",
+        "F-cjt",
+        "F-enf0",  # member of a known household...
+        "hors_caf",
+        "s",
+        "t",
+    }  # ...but G, F-enf0's other household, is not known through her
+    assert "G" not in shared_rows(con, "foyers_connus", "foyer_id")
+
+
+def test_known_people_without_cd31_is_empty():
+    con = warehouse(caf=composition("F", 1, 0), without=("cd31",))
+    assert shared_rows(con, "personnes_connues", "personne_id") == {}
+
+
+def test_open_css_at_r_whatever_its_commune():
+    con = warehouse(
+        cpam=[
+            ("a", "SANS_PARTICIPATION", date(2025, 1, 1), R, "75056"),
+            ("b", "PARTICIPATION", R, date(2026, 1, 1), "31555"),
+            ("c", "PARTICIPATION", date(2024, 1, 1), date(2025, 6, 29), "31555"),
+            ("d", "PARTICIPATION", date(2025, 7, 1), date(2026, 6, 30), "31555"),
+        ]
+    )
+    assert set(shared_rows(con, "css_ouvertes", "personne_id")) == {"a", "b"}
+
+
+def temporary_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [
+        row[0]
+        for row in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'temp'"
+        ).fetchall()
+    ]
+
+
+@pytest.mark.parametrize("indicator", sorted(CATALOGUE))
+def test_shared_tables_are_dropped_after_each_computation(indicator):
+    con = everything()
+    compute_detail(con, CATALOGUE[indicator], R, PARAMETERS)
+    compute_units(con, CATALOGUE[indicator], R, PARAMETERS)
+    assert temporary_tables(con) == []
+
+
+def test_shared_tables_are_dropped_after_an_error():
+    con = warehouse(without=("cpam",))
+    with pytest.raises(IndicatorError, match="css_rsa.sql.*css_ouvertes.sql"):
+        compute_units(con, CATALOGUE["css_rsa"], R, PARAMETERS)
+    assert temporary_tables(con) == []
+
+
+def test_a_warehouse_table_with_a_shared_name_is_refused():
+    con = everything()
+    con.execute("create table foyers_caf (foyer_id varchar)")
+    with pytest.raises(IndicatorError, match="foyers_caf.*existe déjà"):
+        compute_units(con, CATALOGUE["rsa"], R, PARAMETERS)
+    assert temporary_tables(con) == []
+
+
+def test_catalogue_checks_the_shared_files(catalogue_copy):
+    shared = catalogue_copy / SHARED_DIR
+    path = shared / "foyers_caf.sql"
+    body = path.read_text(encoding="utf-8").split("\nwith\n", 1)[1]
+    path.write_text("with\n" + body, encoding="utf-8")
+    (shared / "boucle.sql").write_text(
+        "-- Relation partagée boucle : x.\n-- Calcule : x.\n-- Grain : x.\n-- Sources : x.\n"
+        "select * from boucle\n",
+        encoding="utf-8",
+    )
+    (shared / "masque.sql").write_text(
+        "-- Relation partagée masque : x.\n-- Calcule : x.\n-- Grain : x.\n-- Sources : x.\n"
+        "with membres_caf as (select 1 as a) select $rsa_bsae as b from membres_caf\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogueError) as error:
+        load_catalogue(catalogue_copy)
+    problems = error.value.problems
+    assert f"{SHARED_DIR}/foyers_caf.sql : commentaire d'en-tête manquant" in problems[0]
+    assert any(
+        "masque.sql : paramètre inconnu de parameters.yaml : $rsa_bsae" in p for p in problems
+    )
+    assert any("masque.sql : étape (with … as) qui porte le nom" in p for p in problems)
+    assert any("en boucle" in p and "boucle" in p for p in problems)

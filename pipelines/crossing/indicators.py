@@ -4,7 +4,11 @@ INDICATORS.md's rules must be readable and recomputable by a DPO, an analyst or 
 amounts they use are revalued every year. So an indicator is not Python code: it is an entry of
 ``indicators/catalogue.yaml`` (what it counts in plain French, its sources and caveats), one SQL
 file (the rule itself, one query an analyst can read) and dated amounts in
-``indicators/parameters.yaml``. This module only checks those files and runs the SQL.
+``indicators/parameters.yaml``. What several rules share (a CAF household's composition and
+scale, "known to social services", age bands...) is written once, one relation per SQL file of
+``indicators/shared/``: each is created as a temporary table, in the order they read each other,
+before an indicator that reads it runs, and dropped after. This module only checks those files
+and runs the SQL.
 
 Amounts stay exact end to end: YAML numbers are read as ``Decimal``, travel into DuckDB as
 prepared parameters (never formatted into the SQL text, never floats), and the SQL compares
@@ -14,8 +18,9 @@ says.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
 REPO_INDICATORS = Path(__file__).resolve().parents[2] / "indicators"
 CATALOGUE_FILE = "catalogue.yaml"
 PARAMETERS_FILE = "parameters.yaml"
+SHARED_DIR = "shared"  # one relation per file, read by name (the file's stem) by the other files
 
 AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65-74", "75+")
 HOUSEHOLD_TYPES = (
@@ -108,6 +114,16 @@ class ParametersNotInForce(IndicatorError):
 
 
 @dataclass(frozen=True)
+class SharedRelation:
+    """One relation several SQL files read (``indicators/shared/<name>.sql``): a temporary table
+    while an indicator that reads it, directly or through another shared relation, runs."""
+
+    name: str  # the file's stem: the name the other SQL files read it by
+    sql_path: Path
+    reads: tuple[str, ...]  # the shared relations its own SQL reads
+
+
+@dataclass(frozen=True)
 class Indicator:
     """One catalogue entry, as the crossing and the publication use it."""
 
@@ -120,6 +136,8 @@ class Indicator:
     household_types: tuple[str, ...]  # empty: no household-type breakdown
     caveats: str
     sql_path: Path
+    # the shared relations its SQL reads, directly or not, in the order they must be created
+    shared: tuple[SharedRelation, ...] = ()
 
 
 # --- YAML, exact and located --------------------------------------------------------------------
@@ -430,25 +448,98 @@ def load_catalogue(directory: Path | None = None) -> dict[str, Indicator]:
         parameter_names = set(_load_parameters(directory).parameters)
     except CatalogueError as exc:
         problems.extend(exc.problems)
+    shared = _load_shared(directory, parameter_names, problems)
     if catalogue is None:
         raise CatalogueError(problems)
     seen: set[str] = set()
+    reads: dict[str, set[str]] = {}
     for index, entry in enumerate(catalogue.indicators):
         if entry.id in seen:
             problems.append(
                 document.problem(f"indicateur « {entry.id} » en double", "indicators", index, "id")
             )
         seen.add(entry.id)
-        for message in _sql_problems(directory / entry.sql, parameter_names):
+        messages, reads[entry.id] = _sql_problems(directory / entry.sql, parameter_names, shared)
+        for message in messages:
             problems.append(
                 document.problem(f"{entry.sql} : {message}", "indicators", index, "sql")
             )
     if problems:
         raise CatalogueError(problems)
-    return {entry.id: _indicator(entry, directory) for entry in catalogue.indicators}
+    return {
+        entry.id: _indicator(entry, directory, _needed(reads[entry.id], shared))
+        for entry in catalogue.indicators
+    }
 
 
-def _indicator(entry: _IndicatorEntry, directory: Path) -> Indicator:
+def load_shared(directory: Path | None = None) -> dict[str, SharedRelation]:
+    """The shared relations of ``directory/shared`` (default: the repository's), checked, in an
+    order where each comes after the ones it reads."""
+    directory = Path(directory) if directory is not None else REPO_INDICATORS
+    problems: list[str] = []
+    parameter_names: set[str] | None = None
+    try:
+        parameter_names = set(_load_parameters(directory).parameters)
+    except CatalogueError as exc:
+        problems.extend(exc.problems)
+    shared = _load_shared(directory, parameter_names, problems)
+    if problems:
+        raise CatalogueError(problems)
+    return shared
+
+
+def _load_shared(
+    directory: Path, parameter_names: set[str] | None, problems: list[str]
+) -> dict[str, SharedRelation]:
+    """The shared relations of ``directory/shared``, checked like the indicators' files, in an
+    order where each comes after the ones it reads; problems are appended to ``problems``."""
+    paths = sorted((directory / SHARED_DIR).glob("*.sql"))
+    names = {path.stem for path in paths}
+    found: dict[str, SharedRelation] = {}
+    for path in paths:
+        where = f"{SHARED_DIR}/{path.name}"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", path.stem):
+            problems.append(f"{where} : nom de fichier invalide (minuscules, chiffres, _ et .sql)")
+            continue
+        if path.stem in SOURCE_TABLES.values() or path.stem == REFERENCE:
+            problems.append(f"{where} : nom réservé à une table de l'entrepôt")
+            continue
+        messages, reads = _sql_problems(path, parameter_names, names)
+        problems.extend(f"{where} : {message}" for message in messages)
+        found[path.stem] = SharedRelation(path.stem, path.resolve(), tuple(sorted(reads)))
+    ordered: dict[str, SharedRelation] = {}
+    while len(ordered) < len(found):
+        ready = [
+            relation
+            for name, relation in found.items()
+            if name not in ordered and all(read in ordered for read in relation.reads)
+        ]
+        if not ready:
+            left = ", ".join(sorted(set(found) - set(ordered)))
+            problems.append(
+                f"{SHARED_DIR} : relations qui se lisent en boucle, ou qui lisent une relation "
+                f"partagée en erreur : {left}"
+            )
+            break
+        ordered.update((relation.name, relation) for relation in ready)
+    return ordered
+
+
+def _needed(reads: set[str], shared: dict[str, SharedRelation]) -> tuple[SharedRelation, ...]:
+    """The shared relations ``reads`` names and those they read in turn, in creation order."""
+    needed: set[str] = set()
+    pending = list(reads)
+    while pending:
+        name = pending.pop()
+        if name not in needed:
+            needed.add(name)
+            pending.extend(shared[name].reads)
+    return tuple(relation for name, relation in shared.items() if name in needed)
+
+
+def _indicator(
+    entry: _IndicatorEntry, directory: Path, shared: tuple[SharedRelation, ...]
+) -> Indicator:
     return Indicator(
         id=entry.id,
         label=entry.label,
@@ -459,6 +550,7 @@ def _indicator(entry: _IndicatorEntry, directory: Path) -> Indicator:
         household_types=entry.household_types,
         caveats=entry.caveats,
         sql_path=(directory / entry.sql).resolve(),
+        shared=shared,
     )
 
 
@@ -472,17 +564,21 @@ def sql_header(text: str) -> str:
     return "\n".join(header)
 
 
-def _sql_problems(path: Path, parameter_names: set[str] | None) -> list[str]:
-    """What is wrong with one indicator's SQL file, without running it."""
+def _sql_problems(
+    path: Path, parameter_names: set[str] | None, shared: Collection[str]
+) -> tuple[list[str], set[str]]:
+    """What is wrong with one SQL file (an indicator's or a shared relation's), without running
+    it, and the shared relations (among ``shared``) it reads."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return ["fichier introuvable dans le dossier du catalogue"]
+        return ["fichier introuvable dans le dossier du catalogue"], set()
     except UnicodeDecodeError:
-        return ["fichier illisible (UTF-8 attendu)"]
+        return ["fichier illisible (UTF-8 attendu)"], set()
     header = sql_header(text)
     if not header:
-        return ["commentaire d'en-tête manquant en première ligne (Calcule, Grain, Sources)"]
+        missing = "commentaire d'en-tête manquant en première ligne (Calcule, Grain, Sources)"
+        return [missing], set()
     problems = [
         f"ligne « -- {key} : » absente du commentaire d'en-tête"
         for key in HEADER_KEYS
@@ -491,13 +587,42 @@ def _sql_problems(path: Path, parameter_names: set[str] | None) -> list[str]:
     try:
         with duckdb.connect() as probe:
             names = _named_parameters(probe, text)
+            tables, steps = _names_read(probe, text)
     except (duckdb.Error, IndicatorError) as exc:
-        return [*problems, f"SQL illisible ({exc})"]
+        return [*problems, f"SQL illisible ({exc})"], set()
     unknown = sorted(names - (parameter_names or names) - {REFERENCE})
     if unknown:
         listed = ", ".join(f"${name}" for name in unknown)
         problems.append(f"paramètre inconnu de {PARAMETERS_FILE} : {listed}")
-    return problems
+    hidden = sorted(steps & set(shared))
+    if hidden:
+        problems.append(
+            f"étape (with … as) qui porte le nom d'une relation partagée : {', '.join(hidden)}"
+        )
+    return problems, (tables & set(shared)) - steps
+
+
+def _names_read(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], set[str]]:
+    """The table names a query reads (its own ``with`` steps included) and the names of those
+    steps, from DuckDB's parse tree: nothing is bound, so the tables need not exist."""
+    tree = con.sql("select json_serialize_sql($sql)", params={"sql": sql}).fetchall()[0][0]
+    parsed = json.loads(tree)
+    if parsed.get("error"):
+        raise IndicatorError(str(parsed.get("error_message", "requête illisible")))
+    tables: set[str] = set()
+    steps: set[str] = set()
+    pending: list[Any] = [parsed]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE" and node.get("table_name"):
+                tables.add(str(node["table_name"]).lower())
+            for step in (node.get("cte_map") or {}).get("map", []):
+                steps.add(str(step["key"]).lower())
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return tables, steps
 
 
 def _named_parameters(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
@@ -568,6 +693,25 @@ def compute_detail(
     return con.from_arrow(_run(con, indicator, reference, parameters, None))
 
 
+def compute_shared(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    reference: date,
+    parameters: dict[str, Decimal],
+    directory: Path | None = None,
+) -> duckdb.DuckDBPyRelation:
+    """Every row of one shared relation at R (``foyers_caf``, ``personnes_connues``...), computed
+    as an indicator reading it would see it: for checking by hand. Materialized, like
+    ``compute_detail``: the temporary tables are gone when it returns."""
+    shared = load_shared(directory)
+    if name not in shared:
+        raise IndicatorError(f"relation partagée inconnue : {name} (connues : {', '.join(shared)})")
+    where = f"relation partagée {SHARED_DIR}/{shared[name].sql_path.name}"
+    needed = _needed({name}, shared)
+    with _known_or_empty(con), _shared_tables(con, where, needed, reference, parameters):
+        return con.from_arrow(con.table(f"temp.{name}").to_arrow_table())
+
+
 def _unit_column(name: str, kind: str, indicator: Indicator) -> str:
     if name == "type_menage" and not indicator.household_types:
         return f"cast(null as {kind}) as {name}"
@@ -581,30 +725,75 @@ def _run(
     parameters: dict[str, Decimal],
     projection: str | None,
 ) -> pa.Table:
+    where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
     sql = indicator.sql_path.read_text(encoding="utf-8")
-    values = _bind(con, indicator, sql, reference, parameters)
-    with _known_or_empty(con):
+    values = _bind(con, where, sql, reference, parameters)
+    shared = indicator.shared
+    with _known_or_empty(con), _shared_tables(con, where, shared, reference, parameters):
         try:
-            relation = con.sql(sql, params=values)
+            relation = con.sql(sql, params=values or None)
             if projection is not None:
                 relation = relation.project(projection)
             return relation.to_arrow_table()
         except (duckdb.CatalogException, duckdb.BinderException) as exc:
             raise IndicatorError(
-                f"indicateur {indicator.id} ({indicator.sql_path.name}) : table ou colonne "
-                f"introuvable dans l'entrepôt ({exc})"
+                f"{where} : table ou colonne introuvable dans l'entrepôt ({exc})"
             ) from exc
+
+
+@contextmanager
+def _shared_tables(
+    con: duckdb.DuckDBPyConnection,
+    reader: str,
+    relations: tuple[SharedRelation, ...],
+    reference: date,
+    parameters: dict[str, Decimal],
+) -> Iterator[None]:
+    """``relations`` (what ``reader`` reads, in creation order) as temporary tables meanwhile.
+
+    Each file runs with the same prepared parameters as the indicator's own file (its rows are
+    inserted by ``insert into … <the file's query>``, never with values written into the SQL), in
+    an order where a relation comes after those it reads. All are dropped on the way out, even
+    after an error, so that none outlives the computation or hides a table of the warehouse."""
+    created: list[str] = []
+    try:
+        for shared in relations:
+            where = f"{reader}, relation partagée {SHARED_DIR}/{shared.sql_path.name}"
+            sql = shared.sql_path.read_text(encoding="utf-8")
+            values = _bind(con, where, sql, reference, parameters)
+            if _table_exists(con, shared.name):
+                raise IndicatorError(f"{where} : une table « {shared.name} » existe déjà")
+            try:
+                query = con.sql(sql, params=values or None)
+                columns = ", ".join(
+                    f"{_quoted(name)} {kind}"
+                    for name, kind in zip(query.columns, query.types, strict=True)
+                )
+                con.execute(f"create temp table {shared.name} ({columns})")
+                created.append(shared.name)
+                con.execute(f"insert into temp.{shared.name} {sql}", values or None)
+            except (duckdb.CatalogException, duckdb.BinderException) as exc:
+                raise IndicatorError(
+                    f"{where} : table ou colonne introuvable dans l'entrepôt ({exc})"
+                ) from exc
+        yield
+    finally:
+        for name in reversed(created):
+            con.execute(f"drop table if exists temp.{name}")
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _bind(
     con: duckdb.DuckDBPyConnection,
-    indicator: Indicator,
+    where: str,
     sql: str,
     reference: date,
     parameters: dict[str, Decimal],
 ) -> dict[str, Any]:
     """The prepared parameters the file uses, and only those (DuckDB refuses extra ones)."""
-    where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
     _check_reference(reference)
     names = _named_parameters(con, sql)
     missing = sorted(names - set(parameters) - {REFERENCE})

@@ -1,0 +1,259 @@
+"""The attacker of the release gate: what can be deduced about each withheld cell.
+
+An attacker who holds everything published and knows the relations between the cells (totals
+add up, counts are whole numbers ≥ 0, a withheld row is not empty, ``non_recours ≤ population``)
+can bound every withheld cell by minimising and maximising it under those relations. That
+interval is what disclosure control must keep wide: the gate (:func:`audit`) blocks a
+publication when a sensitive cell is recomputed exactly or narrowed below the protection width.
+
+* The linear relaxation (LP) gives the classical bounds of τ-Argus / sdcTable
+  (``integer=False``).
+* Counts are integers, and an attacker may use it: the LP bound is rounded (ceil of the minimum,
+  floor of the maximum), and where the LP optimum is not an integral point, the mixed-integer
+  program (MILP) can be tighter still, so it is solved there (``integer="auto"``, the default).
+  ``integer=True`` solves every bound as a MILP (slow, for cross-checks).
+
+Efficiency: the system is split into independent parts (:func:`separable_parts`), each compiled
+once; a bound is not solved when a feasible point already reaches the cell's known bound (a
+feasible point where a cell is 0 proves its minimum is 0), and :func:`audit` stops working on a
+cell as soon as two feasible points prove it wide enough.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from anonymization.disclosure._solver import Solution, make_lp_solver, solve_milp
+from anonymization.disclosure.model import LinearModel, System, compile_system, separable_parts
+
+IntegerMode = bool | Literal["auto"]
+
+_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What the attacker knows about one cell: ``low ≤ value ≤ high``.
+
+    Bounds are integers when integrality is used, floats in the continuous mode; ``high`` may
+    be ``math.inf`` when nothing bounds the cell from above.
+    """
+
+    low: float
+    high: float
+
+    @property
+    def width(self) -> float:
+        return self.high - self.low
+
+    @property
+    def exact(self) -> bool:
+        """The attacker recomputes the value."""
+        return self.low == self.high
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def _tol(value: float) -> float:
+    return _TOL * max(1.0, abs(value))
+
+
+def _integral(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x - np.round(x)) <= _TOL * np.maximum(1.0, np.abs(x))))
+
+
+def _snap(value: float) -> float:
+    """Continuous bounds: remove solver noise around whole numbers (30.0000000001 → 30)."""
+    if math.isinf(value):
+        return value
+    nearest = round(value)
+    return float(nearest) if abs(value - nearest) <= _tol(value) else value
+
+
+class _PartAttacker:
+    """Bounds the cells of one compiled part, remembering every feasible point it meets."""
+
+    def __init__(self, model: LinearModel, integer: IntegerMode) -> None:
+        self.model = model
+        self.integer = integer
+        self.lp = make_lp_solver(model) if integer is not True else None
+        n = len(model.names)
+        # Coordinate-wise extremes over the feasible points seen so far (integral points only
+        # when integrality is used): the attacker's interval always contains [seen_min, seen_max].
+        self.seen_min = np.full(n, math.inf)
+        self.seen_max = np.full(n, -math.inf)
+
+    def _witness(self, x: np.ndarray) -> None:
+        np.minimum(self.seen_min, x, out=self.seen_min)
+        np.maximum(self.seen_max, x, out=self.seen_max)
+
+    def _solve(self, column: int, maximise: bool) -> float:
+        if self.integer is True:
+            sol = solve_milp(self.model, column, maximise)
+        else:
+            assert self.lp is not None
+            sol = self.lp.solve(column, maximise)
+            if sol.status == "optimal" and self.integer == "auto":
+                assert sol.x is not None
+                if _integral(sol.x):
+                    sol.x = np.round(sol.x)
+                else:
+                    sol = solve_milp(self.model, column, maximise)
+        return self._value(sol)
+
+    def _value(self, sol: Solution) -> float:
+        if sol.status == "infeasible":
+            raise ValueError(
+                "the published values and the relations are inconsistent "
+                f"(no solution for the part holding {self.model.names[:5]}…)"
+            )
+        if sol.status == "unbounded":
+            return sol.value
+        assert sol.x is not None
+        self._witness(sol.x)
+        if self.integer is False:
+            return _snap(sol.value)
+        return float(round(sol.value))
+
+    def bound(self, column: int, maximise: bool) -> float:
+        """The attacker's exact bound (skipped when a feasible point already reaches it)."""
+        m = self.model
+        if not maximise and self.seen_min[column] <= m.lower[column] + _TOL:
+            return float(m.lower[column])
+        if maximise and self.seen_max[column] >= m.upper[column] - _TOL:
+            return float(m.upper[column])
+        return self._solve(column, maximise)
+
+    def interval(self, column: int) -> Interval:
+        return _as_interval(self.bound(column, False), self.bound(column, True), self.integer)
+
+    def wide_enough(self, column: int, width: float) -> bool:
+        """Feasible points already prove the attacker's interval at least ``width`` wide."""
+        return self.seen_max[column] - self.seen_min[column] >= width - _TOL
+
+
+def _check_integer(integer: IntegerMode) -> None:
+    if integer not in (True, False, "auto"):
+        raise ValueError(f"integer must be True, False or 'auto', not {integer!r}")
+
+
+def attack(system: System, integer: IntegerMode = "auto") -> dict[str, Interval]:
+    """The interval an attacker reaches for every withheld cell of ``system``.
+
+    ``integer``: ``False`` for the continuous (LP) bounds; ``"auto"`` (default) for the exact
+    integer bounds, computed by LP and, only where the LP optimum is fractional, MILP; ``True``
+    to solve every bound as a MILP. Raises ``ValueError`` when the published values are
+    inconsistent with the relations (an attacker learns nothing from a wrong table, but the
+    publication is wrong).
+    """
+    _check_integer(integer)
+    system.check_published()
+    result: dict[str, Interval] = {}
+    for part in separable_parts(system):
+        model = compile_system(part)
+        attacker = _PartAttacker(model, integer)
+        for column, name in enumerate(model.names):
+            result[name] = attacker.interval(column)
+    return result
+
+
+@dataclass
+class AuditResult:
+    """Outcome of :func:`audit`.
+
+    ``blocking``: sensitive cells the attacker recomputes or narrows below their required width,
+    with the attacker's exact interval (a sensitive cell that is published is blocking, with its
+    value as interval). ``intervals``: the attacker's exact interval for every sensitive cell
+    whose bounds were solved. ``safe``: cells proven wide enough without solving both bounds,
+    with two feasible values the attacker cannot tell apart (an inner interval: the attacker's
+    interval contains it). With ``exact=True`` every sensitive cell is in ``intervals``.
+    """
+
+    blocking: dict[str, Interval] = field(default_factory=dict)
+    intervals: dict[str, Interval] = field(default_factory=dict)
+    safe: dict[str, Interval] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+def audit(
+    system: System,
+    protection_width: int = 5,
+    sensitive: Collection[str] | Mapping[str, int] | None = None,
+    integer: IntegerMode = "auto",
+    exact: bool = False,
+) -> AuditResult:
+    """Check that no sensitive cell can be recomputed or narrowed below its protection width.
+
+    ``sensitive``: the cells to protect (default: every withheld cell), each needing an attacker
+    interval of width ≥ ``protection_width``; a mapping gives each cell its own minimum width
+    (1 = merely "not recomputable", e.g. a derived ``population − non_recours`` that must not be
+    proven 0). The gate stops working on a cell as soon as feasible points prove it safe, unless
+    ``exact`` asks for every sensitive cell's exact interval (the DPO's restricted audit).
+    """
+    _check_integer(integer)
+    system.check_published()
+    cells = system.by_name()
+    if sensitive is None:
+        required = {name: protection_width for name in system.withheld()}
+    elif isinstance(sensitive, Mapping):
+        required = dict(sensitive)
+    else:
+        required = {name: protection_width for name in sensitive}
+    unknown = [name for name in required if name not in cells]
+    if unknown:
+        raise ValueError(f"sensitive cells not in the system: {unknown}")
+
+    result = AuditResult()
+    for name, width in required.items():
+        value = cells[name].value
+        if value is not None and width > 0:
+            result.blocking[name] = Interval(value, value)
+            result.intervals[name] = Interval(value, value)
+
+    for part in separable_parts(system):
+        names = [c.name for c in part.cells if c.value is None]
+        targets = [(i, n) for i, n in enumerate(names) if n in required]
+        if not targets:
+            continue
+        model = compile_system(part, names)
+        attacker = _PartAttacker(model, integer)
+        for column, name in targets:
+            width = required[name]
+            if exact:
+                interval = attacker.interval(column)
+            elif attacker.wide_enough(column, width):
+                result.safe[name] = _seen(attacker, column)
+                continue
+            else:
+                low = attacker.bound(column, False)
+                if attacker.wide_enough(column, width):
+                    result.safe[name] = _seen(attacker, column)
+                    continue
+                high = attacker.bound(column, True)
+                interval = _as_interval(low, high, integer)
+            result.intervals[name] = interval
+            if interval.width < width:
+                result.blocking[name] = interval
+    return result
+
+
+def _seen(attacker: _PartAttacker, column: int) -> Interval:
+    low, high = float(attacker.seen_min[column]), float(attacker.seen_max[column])
+    if attacker.integer is not False:
+        return Interval(round(low), round(high))
+    return Interval(_snap(low), _snap(high))
+
+
+def _as_interval(low: float, high: float, integer: IntegerMode) -> Interval:
+    if integer is not False:
+        return Interval(int(low), high if math.isinf(high) else int(high))
+    return Interval(low, high)

@@ -4,8 +4,8 @@ The attacker solves two linear programs per withheld cell that share everything 
 objective. scipy's public ``linprog`` rebuilds the model at each call; the HiGHS object that
 scipy ships (``scipy.optimize._highspy._core``, private) can keep the model and the last simplex
 basis and only change one cost, which makes the next solve a warm start. That private API may
-change between scipy releases, so it is used only when it imports and passes a self-check, with
-the public ``linprog`` as the fallback. MILPs (rare: only when the LP optimum is fractional) go
+change between scipy releases, so it is used only when it imports and builds the model, with
+the public ``linprog`` as the fallback. MILPs (only when the LP optimum is fractional) go
 through the public ``scipy.optimize.milp``.
 """
 

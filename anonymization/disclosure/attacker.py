@@ -101,9 +101,18 @@ class _PartAttacker:
             sol = self.lp.solve(column, maximise)
             if sol.status == "optimal" and self.integer == "auto":
                 assert sol.x is not None
-                if _integral(sol.x):
-                    sol.x = np.round(sol.x)
-                else:
+                if not _integral(sol.x):
+                    # Whole numbers give at least the rounded LP bound; when an integral point
+                    # seen earlier already reaches it, that is the answer and the MILP is moot.
+                    tol = _tol(sol.value)
+                    if maximise:
+                        rounded = math.floor(sol.value + tol)
+                        if self.seen_max[column] >= rounded - _TOL:
+                            return float(rounded)
+                    else:
+                        rounded = math.ceil(sol.value - tol)
+                        if self.seen_min[column] <= rounded + _TOL:
+                            return float(rounded)
                     sol = solve_milp(self.model, column, maximise)
         return self._value(sol)
 
@@ -116,9 +125,10 @@ class _PartAttacker:
         if sol.status == "unbounded":
             return sol.value
         assert sol.x is not None
-        self._witness(sol.x)
         if self.integer is False:
+            self._witness(sol.x)
             return _snap(sol.value)
+        self._witness(np.round(sol.x))  # an integral point, up to solver tolerance
         return float(round(sol.value))
 
     def bound(self, column: int, maximise: bool) -> float:

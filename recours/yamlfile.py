@@ -38,15 +38,20 @@ class YamlSyntaxError(ValueError):
         self.path, self.line = path, line
 
 
-def load_located(path: Path) -> Located:
+def load_located(path: Path, loader: type[yaml.SafeLoader] = yaml.SafeLoader) -> Located:
+    """Parse once, keeping the node tree for the lines; ``loader`` may be stricter than
+    ``SafeLoader`` (the indicator parameters read decimals exactly)."""
     text = path.read_text(encoding="utf-8")
+    parser = loader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = parser.get_single_node()
+        data = parser.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
-        raise YamlSyntaxError(path, line, getattr(exc, "problem", None) or str(exc)) from exc
+        raise YamlSyntaxError(path, line, getattr(exc, "problem", None) or str(exc)) from None
+    finally:
+        parser.dispose()
     located = Located(path=path, data=data)
     if node is not None:
         _walk(node, (), located.lines)

@@ -42,6 +42,7 @@ from pydantic import (
 )
 
 from recours.errors import RecoursError
+from recours.yamlfile import YamlSyntaxError, load_located
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -203,40 +204,16 @@ class _Document:
 def _read_yaml(path: Path) -> _Document:
     """Parse one file; any syntax problem becomes a CatalogueError naming the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        located = load_located(path, _ExactLoader)
     except FileNotFoundError:
         raise CatalogueError([f"{path} : fichier introuvable"]) from None
     except UnicodeDecodeError:
         raise CatalogueError([f"{path.name} : fichier illisible (UTF-8 attendu)"]) from None
-    loader = _ExactLoader(text)
-    try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise CatalogueError([f"{path.name}, ligne {line} : YAML invalide ({problem})"]) from None
+    except YamlSyntaxError as exc:
+        raise CatalogueError([str(exc)]) from None
     except ValueError as exc:  # a value YAML cannot build, such as 2025-02-30
         raise CatalogueError([f"{path.name} : valeur illisible ({exc})"]) from None
-    finally:
-        loader.dispose()
-    document = _Document(path, data)
-    if node is not None:
-        _walk(node, (), document.lines)
-    return document
-
-
-def _walk(node: yaml.Node, prefix: tuple[str | int, ...], lines: dict) -> None:
-    lines[prefix] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = prefix + (key_node.value,)
-            _walk(value_node, key, lines)
-            lines[key] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, prefix + (index,), lines)
+    return _Document(path, located.data, located.lines)
 
 
 # --- models -------------------------------------------------------------------------------------

@@ -44,20 +44,11 @@ qu'un partenaire n'a pas encore livré pour la période, ou que sa livraison est
 
 def run_crossing() -> dict[str, Any]:
     """Cross and publish the latest complete period; returns counts only (the task's XCom)."""
-    from pipelines.crossing.run import cross_and_publish
+    from pipelines.crossing.run import cross_and_publish, summary_dict
     from recours.home import Home
 
-    summary = cross_and_publish(
-        Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME))), None, conventions_dir()
-    )
-    return {
-        "periode": summary.period,
-        "indicateurs_calcules": summary.computed,
-        "indicateurs_ignores": summary.skipped,
-        "lignes_publiees": summary.rows,
-        "part_secret": summary.secret_share,
-        "taux_departement": summary.national_rates,
-    }
+    home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
+    return summary_dict(cross_and_publish(home, None, conventions_dir()))
 
 
 with DAG(

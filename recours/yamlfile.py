@@ -29,6 +29,10 @@ class Located:
                 return line
         return 1
 
+    def problem(self, message: str, *keys: str | int) -> str:
+        """``<file>, ligne <n> : <message>``, the line being that of ``keys``."""
+        return f"{self.path.name}, ligne {self.line_of(*keys)} : {message}"
+
 
 class YamlSyntaxError(ValueError):
     """The file is not valid YAML; carries the file and line."""

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -42,7 +42,7 @@ from pydantic import (
 )
 
 from recours.errors import RecoursError
-from recours.yamlfile import YamlSyntaxError, load_located
+from recours.yamlfile import Located, YamlSyntaxError, load_located
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -181,27 +181,7 @@ def _construct_decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decima
 _ExactLoader.add_constructor("tag:yaml.org,2002:float", _construct_decimal)
 
 
-@dataclass
-class _Document:
-    """A YAML file's data plus the line of every key and item, for errors a DPO can act on."""
-
-    path: Path
-    data: Any
-    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
-
-    def line(self, *keys: str | int) -> int:
-        """Line of the deepest known prefix of ``keys`` (a missing key: its parent's line)."""
-        for end in range(len(keys), -1, -1):
-            found = self.lines.get(tuple(keys[:end]))
-            if found is not None:
-                return found
-        return 1
-
-    def problem(self, message: str, *keys: str | int) -> str:
-        return f"{self.path.name}, ligne {self.line(*keys)} : {message}"
-
-
-def _read_yaml(path: Path) -> _Document:
+def _read_yaml(path: Path) -> Located:
     """Parse one file; any syntax problem becomes a CatalogueError naming the file and line."""
     try:
         located = load_located(path, _ExactLoader)
@@ -213,7 +193,7 @@ def _read_yaml(path: Path) -> _Document:
         raise CatalogueError([str(exc)]) from None
     except ValueError as exc:  # a value YAML cannot build, such as 2025-02-30
         raise CatalogueError([f"{path.name} : valeur illisible ({exc})"]) from None
-    return _Document(path, located.data, located.lines)
+    return located
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -366,7 +346,7 @@ _MESSAGES = {
 }
 
 
-def _translate(error: dict[str, Any], document: _Document) -> str:
+def _translate(error: dict[str, Any], document: Located) -> str:
     loc = tuple(part for part in error["loc"] if part != "[key]")
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "value_error":
@@ -387,7 +367,7 @@ def _translate(error: dict[str, Any], document: _Document) -> str:
     return document.problem(f"« {where} » : {message}" if where else message, *loc)
 
 
-def _validate(model: type[BaseModel], document: _Document) -> Any:
+def _validate(model: type[BaseModel], document: Located) -> Any:
     if document.data is None:
         raise CatalogueError([f"{document.path.name} : fichier vide"])
     try:

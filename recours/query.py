@@ -14,6 +14,11 @@ Analysts may run any SQL they like, so the connection is confined before their q
 So the warehouse and the pseudonymized zone, on the same disk, stay out of reach of the one
 command analysts use. Errors come back as ``QueryError`` with a French message that names the
 table or column at fault, never as a traceback.
+
+``recours query tables`` lists the published tables and columns with their meaning. The
+meanings are read from the data dictionary, ``docs/publication.md``, the one place they are
+written: the documentation test checks that page against the publication's contract, so the
+listing cannot drift from what analysts read.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +42,11 @@ from recours.errors import RecoursError
 
 DATABASE = "recours.duckdb"
 CATALOG = "recours"
-FORMATS = ("table", "csv", "json")
+FORMATS = ("table", "csv", "json", "xlsx")
+TABLES_KEYWORD = "tables"
+DICTIONARY = Path(__file__).resolve().parent.parent / "docs" / "publication.md"
+# A column of the dictionary: | `column` | TYPE | meaning |
+COLUMN_ROW = re.compile(r"^\| `([^`]+)` \| ([A-Z]+) \| (.*) \|[ \t]*$", re.MULTILINE)
 
 # Order matters: lock_configuration last, once everything else is set.
 LOCKDOWN = (
@@ -46,12 +57,48 @@ LOCKDOWN = (
     "SET lock_configuration = true",
 )
 
-Format = Literal["table", "csv", "json"]
+Format = Literal["table", "csv", "json", "xlsx"]
 Rows = list[tuple[Any, ...]]
 
 
 class QueryError(RecoursError):
     """A query that cannot run on the publication, with a French message for the analyst."""
+
+
+@dataclass(frozen=True)
+class TableDoc:
+    """One published table as the data dictionary describes it."""
+
+    name: str
+    description: str
+    columns: dict[str, tuple[str, str]]  # column -> (type, meaning)
+
+
+def _plain(text: str) -> str:
+    """Markdown cell to plain text: no backticks, escaped pipes restored."""
+    return text.replace("\\|", "|").replace("`", "").strip()
+
+
+@cache
+def data_dictionary(path: Path = DICTIONARY) -> dict[str, TableDoc]:
+    """Every table and column of the data dictionary (``docs/publication.md``), in its order.
+
+    A table is a ``## Table `name``` section; its description is the section's first paragraph;
+    a column is a row ``| `column` | TYPE | meaning |`` of the section's table.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        raise QueryError(f"dictionnaire des données introuvable ({path})") from None
+    tables: dict[str, TableDoc] = {}
+    for part in text.split("\n## Table `")[1:]:
+        name, rest = part.split("`", 1)
+        body = rest.split("\n## ", 1)[0]
+        paragraphs = [p for p in body.split("\n\n") if p.strip()]
+        description = " ".join(paragraphs[0].split()) if paragraphs else ""
+        columns = {match[1]: (match[2], _plain(match[3])) for match in COLUMN_ROW.finditer(body)}
+        tables[name] = TableDoc(name, _plain(description), columns)
+    return tables
 
 
 def _open(database: Path) -> duckdb.DuckDBPyConnection:
@@ -67,6 +114,12 @@ def _open(database: Path) -> duckdb.DuckDBPyConnection:
         connection.close()
         raise QueryError(f"publication illisible ({database}) : {_first_line(error)}") from None
     return connection
+
+
+def connect(published: Path) -> duckdb.DuckDBPyConnection:
+    """The confined, read-only connection to ``published/recours.duckdb`` that ``recours query``
+    uses, for other readers of the publication (the analysts' report): the caller closes it."""
+    return _open(_database(published))
 
 
 def _first_line(error: Exception) -> str:
@@ -221,6 +274,44 @@ def as_json(columns: Sequence[str], rows: Rows) -> str:
     return json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
+def _exact_in_excel(value: Any) -> bool:
+    """Excel keeps a number exactly when it is a finite double (integers up to 2**53)."""
+    if isinstance(value, int):
+        return abs(value) < 2**53
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def as_xlsx(columns: Sequence[str], rows: Rows, out: Path) -> None:
+    """An Excel workbook, one sheet: numbers stay numbers, NULL an empty cell, the header frozen.
+
+    Decimals and very large integers are written as text, which Excel would otherwise round.
+    """
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(str(out), {"strings_to_numbers": False, "in_memory": True})
+    try:
+        sheet = workbook.add_worksheet("resultat")
+        bold = workbook.add_format({"bold": True})
+        sheet.write_row(0, 0, list(columns), bold)
+        sheet.freeze_panes(1, 0)
+        for number, row in enumerate(rows, start=1):
+            for index, value in enumerate(row):
+                if value is None:
+                    continue
+                if isinstance(value, bool):
+                    sheet.write_boolean(number, index, value)
+                elif _exact_in_excel(value):
+                    sheet.write_number(number, index, value)
+                elif isinstance(value, list | tuple | dict):
+                    sheet.write_string(number, index, json.dumps(_json_value(value)))
+                else:
+                    sheet.write_string(number, index, _text(value))
+        for index, name in enumerate(columns):
+            sheet.set_column(index, index, min(60, max(10, len(name) + 2)))
+    finally:
+        workbook.close()
+
+
 FORMATTERS: dict[str, Callable[[Sequence[str], Rows], str]] = {
     "table": as_table,
     "csv": as_csv,
@@ -228,18 +319,19 @@ FORMATTERS: dict[str, Callable[[Sequence[str], Rows], str]] = {
 }
 
 
-def run_query(published: Path, sql: str, fmt: Format = "table") -> str:
-    """Run ``sql`` on ``published/recours.duckdb`` (read-only, confined); the formatted result.
-
-    Raises ``QueryError`` for a missing publication, an unknown format, or any error DuckDB
-    reports, in French.
-    """
-    if fmt not in FORMATTERS:
-        raise QueryError(f"format inconnu « {fmt} » : choisir parmi {', '.join(FORMATS)}")
-    folder = Path(published)
-    database = folder / DATABASE
+def _database(published: Path) -> Path:
+    database = Path(published) / DATABASE
     if not database.is_file():
-        raise QueryError(f"aucune publication dans {folder} : lancer d'abord `recours run`")
+        raise QueryError(
+            f"aucune publication dans {Path(published)} : lancer d'abord `recours run`"
+        )
+    return database
+
+
+def execute(published: Path, sql: str) -> tuple[list[str], Rows]:
+    """Run ``sql`` on ``published/recours.duckdb`` (read-only, confined): columns and rows."""
+    folder = Path(published)
+    database = _database(folder)
     if not sql or not sql.strip():
         raise QueryError("requête vide : écrire une requête SQL, par exemple SHOW TABLES")
     connection = _open(database)
@@ -252,4 +344,87 @@ def run_query(published: Path, sql: str, fmt: Format = "table") -> str:
             raise QueryError(_explain(error, connection, folder)) from None
     finally:
         connection.close()
-    return FORMATTERS[fmt](columns, rows)
+    return columns, rows
+
+
+TABLE_COLUMNS = ["table", "colonne", "type", "signification"]
+
+
+def describe_tables(published: Path) -> tuple[list[str], Rows]:
+    """Every published table and column, with its type and its meaning from the dictionary.
+
+    The tables and columns are those of the publication itself (a column the dictionary does
+    not know says so); one row per column, the table's own description on a row whose
+    ``colonne`` is empty.
+    """
+    connection = _open(_database(published))
+    try:
+        published_columns = {
+            table: connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = ? AND table_name = ? ORDER BY ordinal_position",
+                [CATALOG, table],
+            ).fetchall()
+            for table in _published_tables(connection)
+        }
+    finally:
+        connection.close()
+    dictionary = data_dictionary()
+    order = [name for name in dictionary if name in published_columns]
+    order += sorted(set(published_columns) - set(order))
+    rows: Rows = []
+    for table in order:
+        doc = dictionary.get(table)
+        rows.append((table, None, None, doc.description if doc else "(non documentée)"))
+        for column, kind in published_columns[table]:
+            meaning = doc.columns.get(column, (kind, "(non documentée)"))[1] if doc else ""
+            rows.append((table, column, kind, meaning or "(non documentée)"))
+    return TABLE_COLUMNS, rows
+
+
+def tables_text(columns: Sequence[str], rows: Rows) -> str:
+    """The listing for a terminal: each table, its description, then its columns."""
+    width = max((len(row[1]) for row in rows if row[1]), default=0)
+    kind_width = max((len(row[2]) for row in rows if row[2]), default=0)
+    lines: list[str] = []
+    for table, column, kind, meaning in rows:
+        if column is None:
+            lines += ["" if lines else None, f"{table} — {meaning}"]
+        else:
+            lines.append(f"  {column.ljust(width)}  {kind.ljust(kind_width)}  {meaning}")
+    return "\n".join(line for line in lines if line is not None) + "\n"
+
+
+def run_query(published: Path, sql: str, fmt: Format = "table", out: Path | None = None) -> str:
+    """Run ``sql`` on the publication (read-only, confined) and format the result.
+
+    ``sql`` = ``tables`` lists the published tables and columns with their meaning instead.
+    With ``out``, the result is written to that file and the returned text says so; ``xlsx``
+    needs ``out``. Raises ``QueryError`` for a missing publication, an unknown format, a file
+    that cannot be written, or any error DuckDB reports, in French.
+    """
+    if fmt not in FORMATS:
+        raise QueryError(f"format inconnu « {fmt} » : choisir parmi {', '.join(FORMATS)}")
+    if fmt == "xlsx" and out is None:
+        raise QueryError("le format xlsx s'écrit dans un fichier : ajouter --out FICHIER.xlsx")
+    listing = sql is not None and sql.strip().lower() == TABLES_KEYWORD
+    columns, rows = describe_tables(published) if listing else execute(published, sql)
+    if out is None:
+        if listing and fmt == "table":
+            return tables_text(columns, rows)
+        return FORMATTERS[fmt](columns, rows)
+    target = Path(out)
+    if not target.parent.is_dir():
+        raise QueryError(f"dossier introuvable pour --out : {target.parent}")
+    try:
+        if fmt == "xlsx":
+            as_xlsx(columns, rows, target)
+        else:
+            text = tables_text(columns, rows) if listing and fmt == "table" else None
+            target.write_text(text or FORMATTERS[fmt](columns, rows), encoding="utf-8")
+    except OSError as error:
+        raise QueryError(f"impossible d'écrire {target} : {error.strerror}") from None
+    count = len(rows)
+    return (
+        f"{count} ligne{'s' if count > 1 else ''} écrite{'s' if count > 1 else ''} dans {target}\n"
+    )

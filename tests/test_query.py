@@ -1,4 +1,4 @@
-"""``recours query``: reads the published tables, in three formats, and nothing else.
+"""``recours query``: reads the published tables, in four formats, and nothing else.
 
 The other zones sit on the same disk (a pseudonymized Parquet, the warehouse): every way SQL
 could reach them, write a file, or unlock the configuration must fail with a French
@@ -15,9 +15,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from click.testing import CliRunner
+from report_sample import sample_publication
 
 from pipelines.publish import IndicatorUnits, publish
-from recours.query import QueryError, run_query
+from pipelines.publish.model import TABLES
+from recours.cli import cli
+from recours.query import QueryError, data_dictionary, run_query
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PERIOD = "2025-06"
 
@@ -216,8 +222,10 @@ def test_syntax_and_other_errors_are_french(published):
         run_query(published, "SELECT moyenne(taux) FROM indicateurs")
     with pytest.raises(QueryError, match="requête vide"):
         run_query(published, "  ")
-    with pytest.raises(QueryError, match="format inconnu"):
-        run_query(published, "SELECT 1", "xlsx")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="format inconnu « xls »"):
+        run_query(published, "SELECT 1", "xls")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="le format xlsx s'écrit dans un fichier"):
+        run_query(published, "SELECT 1", "xlsx")
 
 
 def test_missing_publication(tmp_path):
@@ -226,3 +234,107 @@ def test_missing_publication(tmp_path):
     assert str(caught.value) == (
         f"aucune publication dans {tmp_path / 'published'} : lancer d'abord `recours run`"
     )
+
+
+def test_results_go_to_a_file_in_every_format(published, tmp_path):
+    for fmt in ("table", "csv", "json"):
+        target = tmp_path / f"resultat.{fmt}"
+        message = run_query(published, SQL, fmt, target)
+        assert message == f"3 lignes écrites dans {target}\n"
+        assert target.read_text(encoding="utf-8") == run_query(published, SQL, fmt)
+    workbook = tmp_path / "resultat.xlsx"
+    assert run_query(published, SQL, "xlsx", workbook) == f"3 lignes écrites dans {workbook}\n"
+    sheet = pl.read_excel(workbook, sheet_name="resultat")
+    assert sheet.columns == ["code_territoire", "population", "non_recours", "taux", "secret"]
+    assert sheet.rows() == [
+        ("31001", 0, 0, None, False),
+        ("31004", None, None, None, True),
+        ("31555", 48, 16, 16 / 48, False),
+    ]
+    with pytest.raises(QueryError, match="dossier introuvable pour --out"):
+        run_query(published, SQL, "csv", tmp_path / "absent" / "x.csv")
+
+
+def dictionary_rows() -> dict[tuple[str, str], str]:
+    """The dictionary's column rows, read here on their own from docs/publication.md."""
+    text = (ROOT / "docs" / "publication.md").read_text(encoding="utf-8")
+    rows = {}
+    for part in text.split("\n## Table `")[1:]:
+        table = part.split("`", 1)[0]
+        for line in part.split("\n## ", 1)[0].splitlines():
+            cells = [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            if len(cells) == 3 and cells[0].startswith("`"):
+                rows[(table, cells[0].strip("`"))] = cells[2].replace("`", "")
+    return rows
+
+
+def test_tables_lists_every_published_column_with_its_documented_meaning(published):
+    listing = json.loads(run_query(published, "tables", "json"))
+    documented = dictionary_rows()
+    columns = {(r["table"], r["colonne"]): r for r in listing if r["colonne"] is not None}
+    assert set(columns) == {(t, c) for t, cols in TABLES.items() for c, _ in cols}
+    for (table, column), row in columns.items():
+        assert row["signification"] == documented[(table, column)], (table, column)
+        assert row["type"] == dict(TABLES[table])[column]
+    described = {r["table"]: r["signification"] for r in listing if r["colonne"] is None}
+    assert set(described) == set(TABLES)
+    assert described["qualite"] == "Une ligne par mesure, agrégée, jamais par personne."
+    text = run_query(published, "tables")
+    assert "indicateurs — Une ligne par indicateur" in text
+    assert "  taux_non_recours" not in text and "  part_connus " in text
+
+
+def test_tables_says_when_a_column_is_not_documented(published, tmp_path):
+    folder = tmp_path / "published"
+    folder.mkdir()
+    (folder / "recours.duckdb").write_bytes((published / "recours.duckdb").read_bytes())
+    with duckdb.connect(str(folder / "recours.duckdb")) as connection:
+        connection.execute("ALTER TABLE connus ADD COLUMN nouvelle VARCHAR")
+        connection.execute("CREATE TABLE brouillon (x INTEGER)")
+    rows = json.loads(run_query(folder, "tables", "json"))
+    meaning = {(r["table"], r["colonne"]): r["signification"] for r in rows}
+    assert meaning[("connus", "nouvelle")] == "(non documentée)"
+    assert meaning[("brouillon", None)] == "(non documentée)"
+
+
+def test_the_dictionary_documents_every_table_of_the_contract():
+    dictionary = data_dictionary()
+    assert set(dictionary) == set(TABLES)
+    for table, columns in TABLES.items():
+        assert list(dictionary[table].columns) == [name for name, _ in columns]
+
+
+def test_command_line_query_tables_out_and_errors(home, tmp_path):
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["query", "--home", str(home), "tables"])
+    assert listing.exit_code == 0, listing.output
+    assert listing.output.startswith("indicateurs — ")
+    target = tmp_path / "communes.xlsx"
+    written = runner.invoke(
+        cli, ["query", "--home", str(home), "--format", "xlsx", "--out", str(target), SQL]
+    )
+    assert written.exit_code == 0 and written.output == f"3 lignes écrites dans {target}\n"
+    plain = runner.invoke(cli, ["query", "--home", str(home), SQL])
+    assert plain.output == run_query(home / "published", SQL)
+
+
+def sql_examples() -> list[str]:
+    text = (ROOT / "docs" / "analystes.md").read_text(encoding="utf-8")
+    return [block.split("```", 1)[0] for block in text.split("```sql\n")[1:]]
+
+
+@pytest.fixture(scope="module")
+def two_periods(tmp_path_factory) -> Path:
+    return sample_publication(tmp_path_factory.mktemp("exemples") / "published")
+
+
+def test_the_analysts_guide_examples_run(two_periods):
+    examples = sql_examples()
+    assert len(examples) == 4
+    results = [json.loads(run_query(two_periods, sql, "json")) for sql in examples]
+    top, evolution, known, communes = results
+    assert 1 <= len(top) <= 10
+    assert [r["taux_pct"] for r in top] == sorted((r["taux_pct"] for r in top), reverse=True)
+    assert [r["periode"] for r in evolution] == ["2026-09", "2026-10"]
+    assert known and all(r["connus_pct"] is None or 0 <= r["connus_pct"] <= 100 for r in known)
+    assert len(communes) == 37  # the communes of Toulouse Métropole

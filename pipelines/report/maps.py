@@ -1,0 +1,241 @@
+"""Choropleth maps as inline SVG, drawn from the boundaries shipped in ``recours/data/``.
+
+No tile server, no JavaScript library: the report must open from a file on a closed machine.
+Coordinates are WGS84; over a département (two degrees) an equirectangular projection scaled
+by the cosine of the mean latitude keeps shapes true to within a percent, which is all a
+choropleth needs. Nothing is simplified: every one of the 586 communes and 18 EPCIs keeps its
+own path, only the coordinates are rounded to a tenth of a pixel (relative moves, repeated
+points dropped), and a shape never loses its path.
+
+Colour follows the published rate only. A secret territory gets the hatch class and a title
+that says "secret statistique", never a class or a title derived from a value; a territory
+where nobody is in the target population is grey ("aucune population concernée").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache
+from html import escape
+
+import numpy as np
+import polars as pl
+
+from pipelines.report import french
+from recours.reference import DATA
+
+WIDTH = 560.0  # viewBox width; the height follows the département's shape
+MARGIN = 4.0
+CLASSES = 5
+# Sequential, colour-blind safe (ColorBrewer OrRd, 5 classes), light = low rate.
+PALETTE = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
+HATCH_ID = "hachures-secret"
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Projected outlines of one level: code → (name, SVG path data)."""
+
+    level: str
+    codes: tuple[str, ...]
+    names: tuple[str, ...]
+    paths: tuple[str, ...]
+    width: float
+    height: float
+
+
+def _rings(geometry: dict) -> list[list[list[float]]]:
+    if geometry["type"] == "Polygon":
+        return geometry["coordinates"]
+    if geometry["type"] == "MultiPolygon":
+        return [ring for polygon in geometry["coordinates"] for ring in polygon]
+    raise ValueError(f"géométrie inattendue : {geometry['type']}")
+
+
+@cache
+def _projection() -> tuple[float, float, float, float, float]:
+    """(lon0, lat_top, x scale, pixels per degree, height) fitted on the communes' extent."""
+    features = json.loads((DATA / "communes_31.geojson").read_text(encoding="utf-8"))["features"]
+    points = np.array(
+        [point for feature in features for ring in _rings(feature["geometry"]) for point in ring]
+    )
+    lon_min, lat_min = points.min(axis=0)
+    lon_max, lat_max = points.max(axis=0)
+    x_scale = math.cos(math.radians((lat_min + lat_max) / 2))
+    per_degree = (WIDTH - 2 * MARGIN) / ((lon_max - lon_min) * x_scale)
+    height = (lat_max - lat_min) * per_degree + 2 * MARGIN
+    return lon_min, lat_max, x_scale, per_degree, height
+
+
+def _path(rings: list[list[list[float]]]) -> str:
+    """SVG path data: absolute start of each ring, then relative moves in tenths of a pixel."""
+    lon0, lat_top, x_scale, per_degree, _ = _projection()
+    parts = []
+    for ring in rings:
+        points = np.asarray(ring, dtype=float)
+        x = (points[:, 0] - lon0) * x_scale * per_degree + MARGIN
+        y = (lat_top - points[:, 1]) * per_degree + MARGIN
+        tenths = np.rint(np.column_stack([x, y]) * 10).astype(np.int64)
+        keep = np.ones(len(tenths), dtype=bool)
+        keep[1:] = np.any(tenths[1:] != tenths[:-1], axis=1)
+        tenths = tenths[keep]
+        if len(tenths) < 3:  # a sliver smaller than the rounding: keep it visible anyway
+            tenths = np.rint(np.column_stack([x, y]) * 10).astype(np.int64)[:3]
+        steps = np.diff(tenths, axis=0)
+        start = f"M{tenths[0, 0] / 10:g} {tenths[0, 1] / 10:g}"
+        moves = " ".join(f"{dx / 10:g} {dy / 10:g}" for dx, dy in steps.tolist())
+        parts.append(f"{start}l{moves}z")
+    return "".join(parts)
+
+
+@cache
+def shapes(level: str) -> Shapes:
+    """The projected communes (``commune``) or EPCIs (``epci``) of Haute-Garonne."""
+    name, code_key, name_key = {
+        "commune": ("communes_31.geojson", "code", "nom"),
+        "epci": ("epci_31.geojson", "epci_siren", "epci_nom"),
+    }[level]
+    features = json.loads((DATA / name).read_text(encoding="utf-8"))["features"]
+    features.sort(key=lambda feature: str(feature["properties"][code_key]))
+    _, _, _, _, height = _projection()
+    return Shapes(
+        level=level,
+        codes=tuple(str(f["properties"][code_key]) for f in features),
+        names=tuple(str(f["properties"][name_key]) for f in features),
+        paths=tuple(_path(_rings(f["geometry"])) for f in features),
+        width=WIDTH,
+        height=round(height, 1),
+    )
+
+
+def class_breaks(rates: pl.Series, classes: int = CLASSES) -> list[float]:
+    """Inner class limits: quantiles of the published (non-secret) rates, rounded to a tenth
+    of a point so that the legend says exactly where each class starts."""
+    values = rates.drop_nulls()
+    if values.is_empty():
+        return []
+    quantiles = [values.quantile(step / classes, "linear") for step in range(1, classes)]
+    rounded = sorted({round(float(q), 3) for q in quantiles if q is not None})
+    low, high = float(values.min()), float(values.max())
+    return [limit for limit in rounded if low < limit <= high]
+
+
+def classes(frame: pl.DataFrame, breaks: list[float]) -> pl.Series:
+    """The CSS class of each row: ``secret``, ``vide`` (no rate), or ``c0``… by rate."""
+    index = np.searchsorted(np.asarray(breaks, dtype=float), frame["taux"].fill_null(0.0), "right")
+    by_rate = pl.Series("classe", [f"c{i}" for i in index.tolist()], dtype=pl.String)
+    return (
+        frame.select(
+            pl.when(pl.col("secret"))
+            .then(pl.lit("secret"))
+            .when(pl.col("taux").is_null())
+            .then(pl.lit("vide"))
+            .otherwise(by_rate)
+        )
+        .to_series()
+        .alias("classe")
+    )
+
+
+def hover_title(name: str, row: dict) -> str:
+    """What hovering a territory shows: its name and its published figures, or the secret."""
+    if row.get("secret"):
+        return f"{name} : secret statistique"
+    if row.get("taux") is None:
+        return f"{name} : aucune population concernée"
+    return (
+        f"{name} : {french.rate(row['taux'])} "
+        f"({french.integer(row['non_recours'])} en non-recours présumé "
+        f"sur {french.integer(row['population'])})"
+    )
+
+
+def choropleth(
+    level: str, rows: pl.DataFrame, breaks: list[float], indicator: str, caption: str
+) -> str:
+    """One map: a path per territory of ``level``, coloured by its row of ``rows``.
+
+    ``rows`` has ``code_territoire``, ``population``, ``non_recours``, ``taux``, ``secret``
+    (one row per territory, as published). A territory without a row (not published for the
+    period) is drawn blank with a title that says so.
+    """
+    outline = shapes(level)
+    geometry = pl.DataFrame(
+        {"code_territoire": outline.codes, "nom": outline.names, "d": outline.paths}
+    )
+    joined = geometry.join(rows, on="code_territoire", how="left", maintain_order="left")
+    joined = joined.with_columns(
+        pl.when(pl.col("secret").is_null())
+        .then(pl.lit("absent"))
+        .otherwise(classes(joined.with_columns(pl.col("secret").fill_null(False)), breaks))
+        .alias("classe")
+    )
+    body = []
+    for row in joined.iter_rows(named=True):
+        title = (
+            f"{row['nom']} : non publié pour cette période"
+            if row["classe"] == "absent"
+            else hover_title(row["nom"], row)
+        )
+        body.append(
+            f'<path class="{row["classe"]}" data-code="{row["code_territoire"]}" '
+            f'd="{row["d"]}"><title>{escape(title)}</title></path>'
+        )
+    return (
+        f'<figure class="carte"><svg class="carte carte-{level}" data-niveau="{level}" '
+        f'data-indicateur="{indicator}" viewBox="0 0 {outline.width:g} {outline.height:g}" '
+        f'role="img" aria-label="{escape(caption)}">'
+        + "".join(body)
+        + f"</svg><figcaption>{escape(caption)}</figcaption></figure>"
+    )
+
+
+def legend(breaks: list[float]) -> str:
+    """The classes as the maps colour them, with the secret and empty cases."""
+    limits = [french.rate(limit) for limit in breaks]
+    if not limits:
+        labels = ["taux publié"]
+    else:
+        labels = [f"moins de {limits[0]}"]
+        labels += [
+            f"de {low} à moins de {high}" for low, high in zip(limits[:-1], limits[1:], strict=True)
+        ]
+        labels.append(f"{limits[-1]} ou plus")
+    items = [
+        f'<li><svg viewBox="0 0 20 14" class="pastille"><rect class="c{index}" '
+        f'width="20" height="14"/></svg>{escape(label)}</li>'
+        for index, label in enumerate(labels)
+    ]
+    items.append(
+        '<li><svg viewBox="0 0 20 14" class="pastille"><rect class="secret" width="20" '
+        'height="14"/></svg>secret statistique (chiffres retirés)</li>'
+    )
+    items.append(
+        '<li><svg viewBox="0 0 20 14" class="pastille"><rect class="vide" width="20" '
+        'height="14"/></svg>aucune population concernée</li>'
+    )
+    return '<ul class="legende">' + "".join(items) + "</ul>"
+
+
+def definitions() -> str:
+    """The hatch pattern, once per document, in an SVG that takes no room."""
+    return (
+        '<svg class="definitions" width="0" height="0" aria-hidden="true"><defs>'
+        f'<pattern id="{HATCH_ID}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        '<line x1="0" y1="0" x2="0" y2="6" stroke="#6b6b6b" stroke-width="2.2"/></pattern>'
+        "</defs></svg>"
+    )
+
+
+def palette_css() -> str:
+    """The fills of the classes (the only place a colour is tied to a class)."""
+    rules = [f"svg .c{index} {{ fill: {colour}; }}" for index, colour in enumerate(PALETTE)]
+    rules += [
+        f"svg .secret {{ fill: url(#{HATCH_ID}); }}",
+        "svg .vide { fill: #e6e6e6; }",
+        "svg .absent { fill: #ffffff; }",
+    ]
+    return "\n".join(rules)

@@ -6,7 +6,14 @@ import json
 
 import pytest
 
-from recours.audit_log import append_event, journal_path, read_events, verify_chain
+from recours.audit_log import (
+    Anchor,
+    append_event,
+    check_chain,
+    journal_path,
+    read_events,
+    verify_chain,
+)
 
 
 @pytest.fixture
@@ -60,3 +67,90 @@ def test_every_single_byte_flip_is_detected(journal):
             assert (ok, broken) == (False, expected_line), offset
     path.write_bytes(original)
     assert verify_chain(journal)[0]
+
+
+def _write(journal, lines):
+    journal_path(journal).write_bytes(b"".join(lines))
+
+
+def _raw(journal):
+    return journal_path(journal).read_bytes().splitlines(keepends=True)
+
+
+def test_a_swapped_pair_breaks_at_the_first_of_the_two(journal):
+    lines = _raw(journal)
+    _write(journal, [lines[0], lines[2], lines[1], *lines[3:]])
+    status = check_chain(journal)
+    assert (status.intact, status.line, status.events, status.last_seq) == (False, 2, 1, 1)
+    assert status.message == (
+        "ligne 2 : le chaînage est rompu : l'événement n° 3 se trouve là où le n° 2 était "
+        "attendu (événements supprimés, insérés ou déplacés)"
+    )
+
+
+def test_a_deleted_first_line_breaks_at_line_one(journal):
+    _write(journal, _raw(journal)[1:])
+    assert verify_chain(journal)[:2] == (False, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda line: line.replace(b", ", b",  ", 1), "la forme de la ligne a été modifiée"),
+        (lambda line: line.replace(b"\n", b"\r\n"), "la forme de la ligne a été modifiée"),
+        (lambda line: line.replace(b"F2", b"F\\u0032"), "la forme de la ligne a été modifiée"),
+        (lambda line: line[:10] + b"\xff" + line[11:], "octets illisibles"),
+    ],
+    ids=["espace", "crlf", "echappement", "octet_invalide"],
+)
+def test_a_change_of_form_alone_is_found(journal, change, reason):
+    """Same JSON content, other bytes: still a change to the record."""
+    lines = _raw(journal)
+    _write(journal, [*lines[:2], change(lines[2]), *lines[3:]])
+    ok, line, message = verify_chain(journal)
+    assert (ok, line) == (False, 3)
+    assert message.startswith(f"ligne 3 : {reason}")
+
+
+def test_a_missing_final_newline_is_found(journal):
+    lines = _raw(journal)
+    _write(journal, [*lines[:-1], lines[-1].rstrip(b"\n")])
+    assert verify_chain(journal) == (
+        False,
+        5,
+        "ligne 5 : la dernière ligne n'a pas de fin de ligne (tronquée ?)",
+    )
+
+
+def test_lines_deleted_at_the_end_are_found_only_against_a_seal(journal):
+    head = read_events(journal)[-1]
+    anchor = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
+    assert check_chain(journal, anchor).intact
+    _write(journal, _raw(journal)[:-2])
+    assert check_chain(journal).intact  # a shorter chain is still a chain
+    status = check_chain(journal, anchor)
+    assert (status.intact, status.line, status.events, status.last_seq) == (False, 4, 3, 3)
+    assert status.reason == (
+        "le journal s'arrête à l'événement n° 3 alors que le rapport DPO du 2026-01-01 en "
+        "comptait 5 : des événements ont été supprimés à la fin"
+    )
+
+
+def test_a_journal_rewritten_from_scratch_is_found_against_a_seal(journal):
+    head = read_events(journal)[-1]
+    anchor = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
+    journal_path(journal).unlink()
+    for n in range(5):
+        append_event(journal, "livraison_recue", fichier=f"F{n}.csv", lignes=n + 100)
+    assert check_chain(journal).intact
+    status = check_chain(journal, anchor)
+    assert (status.intact, status.line) == (False, 5)
+    assert status.reason == (
+        "l'événement n° 5 n'est plus celui que le rapport DPO du 2026-01-01 a scellé : le "
+        "journal a été réécrit"
+    )
+
+
+def test_an_empty_journal_against_a_seal_lost_everything(tmp_path):
+    status = check_chain(tmp_path, Anchor(3, "a" * 64, "rapport DPO du 2026-01-01"))
+    assert (status.intact, status.line, status.events) == (False, 1, 0)

@@ -14,6 +14,11 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
+from recours.dag_callbacks import (
+    TRANSIENT_RETRIES,
+    fail_without_retry_on_recours_error,
+    record_task_failure,
+)
 from recours.dag_support import (
     DEFAULT_HOME,
     HOME_ENV,
@@ -30,15 +35,26 @@ Se déclenche quand **chaque** partenaire a livré depuis le dernier croisement 
 tâche, `croiser_et_publier` :
 
 1. choisit la période (la plus récente pour laquelle chaque convention a une livraison) ;
-2. construit l'entrepôt `warehouse.duckdb` (appariement des personnes, une table par partenaire) ;
-3. calcule chaque indicateur dont toutes les conventions sont en vigueur et autorisent le
-   croisement (sinon il est ignoré et `metadonnees` dit pourquoi) ;
-4. publie `published/recours.duckdb`, ses Parquet et CSV, avec le secret statistique primaire.
+2. vérifie que toutes les livraisons choisies ont été pseudonymisées sous la **même clé**
+   (sinon refus : voir « changement de clé » dans `docs/exploitation.md`) ;
+3. construit l'entrepôt `warehouse.duckdb` (appariement des personnes, une table par partenaire) ;
+4. calcule chaque indicateur dont toutes les conventions sont en vigueur et autorisent le
+   croisement (sinon il est ignoré et `metadonnees` dit pourquoi : une convention expirée
+   arrête ses indicateurs à partir de la période qui suit sa fin) ;
+5. publie `published/recours.duckdb`, ses Parquet et CSV, avec le secret statistique primaire.
 
 **En cas d'échec** : la publication précédente reste intacte (le nouveau fichier n'est mis en
-place qu'à la fin). Lire le journal de la tâche ; « aucune livraison acceptée pour … » veut dire
-qu'un partenaire n'a pas encore livré pour la période, ou que sa livraison est en quarantaine
-(voir `quarantine/<convention>/*.motif.txt`). Relancer le DAG une fois le problème réglé.
+place qu'à la fin). Un incident passager (fichier verrouillé, disque) est repris
+automatiquement jusqu'à 3 fois, avec un délai croissant. Une erreur du pipeline échoue tout de
+suite, avec un message en français dans le journal de la tâche :
+
+- « aucune livraison acceptée pour … » : un partenaire n'a pas encore livré pour la période, ou
+  sa livraison est en quarantaine (voir `quarantine/<convention>/*.motif.txt`) ;
+- « pseudonymisées sous des clés différentes » : un changement de clé est inachevé, ou une
+  livraison a été ingérée avec l'ancienne clé ; terminer `recours keys rotate`.
+
+Relancer le DAG une fois le problème réglé. Chaque échec définitif est inscrit au journal
+d'audit (`echec_tache` : DAG, tâche, exécution, type d'erreur ; jamais le message).
 """
 
 
@@ -48,7 +64,8 @@ def run_crossing() -> dict[str, Any]:
     from recours.home import Home
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
-    return summary_dict(cross_and_publish(home, None, conventions_dir()))
+    with fail_without_retry_on_recours_error():
+        return summary_dict(cross_and_publish(home, None, conventions_dir()))
 
 
 with DAG(
@@ -58,7 +75,11 @@ with DAG(
     max_active_runs=1,
     tags=["recours", "croisement"],
     doc_md=DOC,
-    default_args={"retries": 0},
+    default_args={
+        "owner": "recours",
+        **TRANSIENT_RETRIES,
+        "on_failure_callback": record_task_failure,
+    },
 ) as dag:
 
     @task(task_id="croiser_et_publier", doc_md=DOC)

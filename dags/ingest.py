@@ -23,6 +23,11 @@ from typing import Any
 
 from airflow.sdk import DAG, Variable, get_current_context, get_parsing_context, task
 
+from recours.dag_callbacks import (
+    TRANSIENT_RETRIES,
+    fail_without_retry_on_recours_error,
+    record_task_failure,
+)
 from recours.dag_support import (
     DEFAULT_HOME,
     HOME_ENV,
@@ -86,18 +91,25 @@ def run_ingest(convention_id: str) -> list[dict[str, Any]]:
     XCom, so they are what the Airflow UI and ``recours demo`` show.
     """
     # Heavy imports at run time only: the DAG processor must not load polars & co.
+    from datetime import date
+
     from pipelines.ingest.run import ingest_convention
+    from recours.convention_events import record_convention_changes
+    from recours.conventions import load_conventions
     from recours.home import Home
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
-    with pseudo_key_in_env() as key_source:
+    with fail_without_retry_on_recours_error(), pseudo_key_in_env() as key_source:
         log.info(
             "Ingest of convention %s, home %s, pseudonymization key from: %s",
             convention_id,
             home.root,
             key_source,
         )
-        outcomes = ingest_convention(home, convention_id, conventions_dir())
+        folder = conventions_dir()
+        # The journal says which version of each convention applied before any delivery.
+        record_convention_changes(home.audit, load_conventions(folder), folder, date.today())
+        outcomes = ingest_convention(home, convention_id, folder)
     summaries = [o.summary() for o in outcomes]
     _annotate_asset_event(convention_id, summaries)
     return summaries
@@ -155,8 +167,21 @@ moitié** : le fichier est mis en quarantaine.
 Ne jamais corriger à la main un fichier en quarantaine : il contient des données
 directement identifiantes et reste la trace de ce qui a été reçu.
 
-Une tâche **en échec** (rouge) est un incident technique, pas un refus : consulter le journal
-de la tâche, corriger, relancer. Le traitement est idempotent.
+## Tâche en échec : que faire ?
+
+Une tâche **en échec** (rouge) est un incident technique, pas un refus. Deux cas :
+
+- **incident passager** (disque réseau indisponible, fichier verrouillé, disque plein) : la tâche
+  est reprise automatiquement jusqu'à 3 fois, à 2, 4 puis 8 minutes d'intervalle (orange,
+  « up_for_retry ») ; rien à faire si une reprise réussit ;
+- **erreur de configuration** (clé de pseudonymisation absente ou invalide, convention
+  illisible) : échec immédiat, sans reprise, avec un message en français dans le journal de la
+  tâche ; corriger (clé : Variable `recours_pseudo_key_secret` ; convention :
+  `recours conventions check`), puis relancer le DAG.
+
+Chaque échec définitif est aussi inscrit dans le journal d'audit (`audit/journal.jsonl`,
+événement `echec_tache` : DAG, tâche, exécution, type d'erreur — jamais le message). Le
+traitement est idempotent : relancer est sans risque, rien n'est compté deux fois.
 
 ## Clé de pseudonymisation
 
@@ -166,12 +191,28 @@ Variable Airflow `recours_pseudo_key_secret` (masquée dans les journaux). Elle 
 """
 
 
+TASK_DOC_MD = """\
+### Tâche `ingest`
+
+Traite chaque fichier en attente dans `landing/{convention_id}/` : acceptée (Parquet dans
+`pseudonymized/{convention_id}/`), refusée (fichier en `quarantine/{convention_id}/` avec son
+`.motif.txt`) ou déjà traitée. Verte même quand une livraison est refusée : lire le résumé (XCom).
+
+**Si elle échoue** : reprises automatiques (3, avec délai croissant) pour un incident passager ;
+échec immédiat pour une erreur de configuration (clé, convention), dont le message en français
+est dans le journal de la tâche. Corriger puis relancer : sans risque, rien n'est compté deux
+fois. L'échec est inscrit au journal d'audit (`echec_tache`).
+"""
+
+
 def build_ingest_dag(convention_id: str) -> DAG:
     """One ingest DAG: a single task wired to ``run_ingest``.
 
     ``max_active_runs=1``: two runs of the same convention would race on the same landing files.
-    ``retries=0``: a failure is a bug or an incident to look at, not a transient glitch; the
-    ingest is idempotent, so re-triggering by hand is safe.
+    Retries with exponential back-off (``TRANSIENT_RETRIES``): an exception that reaches Airflow
+    is an I/O incident or a bug, never a refused delivery (a refusal is a green task); the
+    ingest is idempotent, so trying again is safe. A ``RecoursError`` (no key, broken
+    convention) fails at once: retrying would not fix it.
     """
     with DAG(
         dag_id=f"ingest_{convention_id}",
@@ -181,10 +222,18 @@ def build_ingest_dag(convention_id: str) -> DAG:
         max_active_runs=1,
         tags=TAGS,
         doc_md=DOC_MD.format(convention_id=convention_id),
-        default_args={"owner": "recours", "retries": 0},
+        default_args={
+            "owner": "recours",
+            **TRANSIENT_RETRIES,
+            "on_failure_callback": record_task_failure,
+        },
     ) as dag:
 
-        @task(task_id="ingest", outlets=[pseudonymized_asset(convention_id)])
+        @task(
+            task_id="ingest",
+            outlets=[pseudonymized_asset(convention_id)],
+            doc_md=TASK_DOC_MD.format(convention_id=convention_id),
+        )
         def ingest(convention_id: str) -> list[dict[str, Any]]:
             return run_ingest(convention_id)
 

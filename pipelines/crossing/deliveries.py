@@ -23,6 +23,28 @@ class NoPeriodError(RecoursError):
     """No period can be crossed: say which convention has no delivery."""
 
 
+class MixedKeysError(RecoursError):
+    """The deliveries of one crossing were pseudonymized under different keys.
+
+    Their pseudonyms of the same person differ, so linking them would silently find nobody in
+    common: the crossing refuses instead. ``fingerprints`` maps each key fingerprint to the
+    conventions whose delivery carries it.
+    """
+
+    def __init__(self, period: str, fingerprints: dict[str, list[str]]) -> None:
+        groups = " ; ".join(
+            f"clé {fingerprint} : {', '.join(conventions)}"
+            for fingerprint, conventions in sorted(fingerprints.items())
+        )
+        super().__init__(
+            f"période {period} : les livraisons à croiser ont été pseudonymisées sous des clés "
+            f"différentes ({groups}) ; leurs pseudonymes ne peuvent pas être appariés. Terminer "
+            "le changement de clé (recours keys rotate) pour que toute la zone pseudonymisée "
+            "soit sous la même clé, puis relancer le croisement."
+        )
+        self.period, self.fingerprints = period, fingerprints
+
+
 @dataclass(frozen=True)
 class Delivery:
     convention: str
@@ -71,6 +93,18 @@ def for_period(home: Home, period: str, schemas: dict[str, Schema]) -> dict[str,
             if current is None or delivery.extraction >= current.extraction:
                 chosen[delivery.convention] = delivery
     return chosen
+
+
+def check_one_key(period: str, chosen: dict[str, Delivery]) -> str | None:
+    """The one key fingerprint of the chosen deliveries (None when there are none); refuses a
+    mix, which a key rotation left half-done or a delivery ingested under an old key would make."""
+    fingerprints: dict[str, list[str]] = {}
+    for convention, delivery in sorted(chosen.items()):
+        fingerprint = str(delivery.manifest.get("empreinte_cle") or "inconnue")
+        fingerprints.setdefault(fingerprint, []).append(convention)
+    if len(fingerprints) > 1:
+        raise MixedKeysError(period, fingerprints)
+    return next(iter(fingerprints), None)
 
 
 def latest_complete_period(home: Home, conventions: list[str], schemas: dict[str, Schema]) -> str:

@@ -26,6 +26,7 @@ from pipelines.ingest.minimise import minimise
 from pipelines.ingest.quarantine import quarantine
 from pipelines.ingest.read import LINE, read_delivery
 from recours import audit_log
+from recours.convention_events import record_convention_changes
 from recours.conventions import Convention, load_conventions
 from recours.errors import DeliveryRefused
 from recours.home import Home
@@ -116,6 +117,13 @@ def ingest_all(
     context = None
     if any(pending_deliveries(home, c) for c in folders):
         context = IngestContext.load(conventions_dir)
+    # Before any delivery: the journal must say which version of each convention applied.
+    record_convention_changes(
+        home.audit,
+        context.conventions if context else load_conventions(conventions_dir),
+        conventions_dir,
+        date.today(),
+    )
     for index, convention_id in enumerate(folders):
         if progress:
             progress(convention_id, index, len(folders))

@@ -3,14 +3,18 @@ measured against the generator's planted truth."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import duckdb
 import polars as pl
 import pytest
 
+from anonymization.disclosure import attack
 from pipelines.crossing.run import cross_and_publish
 from pipelines.ingest.run import ingest_all
+from pipelines.publish.attacker_view import build_view
+from recours.audit_log import read_events
 from recours.home import Home
 from recours.synth import synthesize
 
@@ -102,10 +106,76 @@ def test_departement_rates_within_one_point_of_truth_on_realistic_spellings(real
         assert abs(row["taux"] - true_rate) <= 0.01, row["indicateur"]
 
 
-def test_metadata_says_the_protection_is_primary_only(same_spelling):
+def test_metadata_says_the_protection_is_primary_and_secondary_audited(same_spelling):
     meta = dict(published(same_spelling, "metadonnees").iter_rows())
     assert meta["periode"] == "2025-06"
-    assert "secret primaire seulement" in meta["protection"]
+    assert meta["protection"].startswith("secret primaire et secondaire (règles 1 et 2), audité")
+
+
+def test_independent_check_from_the_parquet_alone_finds_no_small_count_exposed(same_spelling):
+    """Rule 2 re-derived outside the suppression code: the attacker's system is rebuilt from
+    the published Parquet files, solved, and compared with the generator's planted truth (equal
+    to the computed counts when spellings agree)."""
+    folder = same_spelling.published
+    period_rows = pl.col("periode") == "2025-06"
+    indicateurs = pl.read_parquet(folder / "indicateurs.parquet").filter(period_rows)
+    connus = pl.read_parquet(folder / "connus.parquet").filter(period_rows)
+    territoires = pl.read_parquet(folder / "territoires.parquet")
+    threshold = int(dict(published(same_spelling, "metadonnees").iter_rows())["seuil_publication"])
+    view = build_view(indicateurs, connus, territoires)
+    intervals = attack(view.system)
+    true_i = indicateurs.select(KEYS).join(
+        truth(same_spelling, "indicateurs"), on=KEYS, how="left", maintain_order="left"
+    )
+    keys_c = ["indicateur", "periode", "niveau", "code_territoire"]
+    true_c = connus.select(keys_c).join(
+        truth(same_spelling, "connus"), on=keys_c, how="left", maintain_order="left"
+    )
+    small, exposed = 0, []
+
+    def check(cell: str, value: int, where: dict) -> None:
+        nonlocal small
+        if 1 <= value <= threshold - 1:
+            small += 1
+            if intervals[cell].width < 5:
+                exposed.append((where, cell))
+
+    for rid, row in enumerate(true_i.iter_rows(named=True)):
+        if not indicateurs["secret"][rid]:
+            continue
+        cells, p, n = view.indicateurs_cells[rid], row["population"], row["non_recours"]
+        for count, value in (("P", p), ("N", n), ("D", p - n)):
+            check(cells[count], value, row)
+        if n == p > 0 and intervals[cells["D"]].high < 1:
+            exposed.append((row, "non_recours = population"))
+    for cid, row in enumerate(true_c.iter_rows(named=True)):
+        if connus["secret"][cid]:
+            cells, n, k = view.connus_cells[cid], row["non_recours"], row["non_recours_connus"]
+            for count, value in (("K", k), ("E", n - k)):
+                check(cells[count], value, row)
+    assert small > 100  # the check bites: many small counts are withheld at this size
+    assert exposed == []
+
+
+def test_restricted_audit_is_written_for_the_dpo_outside_the_published_zone(same_spelling):
+    folder = same_spelling.audit / "divulgation"
+    facts = json.loads((folder / "2025-06.json").read_text(encoding="utf-8"))
+    assert facts["verdict"] == "conforme"
+    assert (folder / "2025-06.html").exists()
+    secret = published(same_spelling, "indicateurs").filter(
+        (pl.col("periode") == "2025-06") & pl.col("secret")
+    )
+    listed = [row for row in facts["lignes"] if row["table"] == "indicateurs"]
+    assert len(listed) == secret.height
+    assert {row["motif"] for row in listed} == {"primaire", "secondaire"}
+    assert not list(same_spelling.published.rglob("*divulgation*"))
+    assert not list(same_spelling.published.rglob("2025-06.json"))
+    events = [e for e in read_events(same_spelling.audit) if e["evenement"] == "publication"]
+    assert events[-1]["verdict"] == "conforme"
+    assert events[-1]["audit_restreint"] == [
+        "audit/divulgation/2025-06.json",
+        "audit/divulgation/2025-06.html",
+    ]
 
 
 def test_quality_counts_lines_and_linkage_per_source(realistic):

@@ -144,6 +144,28 @@ def make_lp_solver(model: LinearModel, persistent: bool = True) -> LpSolver:
     return PublicLpSolver(model)
 
 
+def feasible_points(model: LinearModel, directions: np.ndarray, cap: float) -> list[np.ndarray]:
+    """Vertices of the part in a few directions, cells capped at ``cap`` (the cap only removes
+    points, so every vertex found is feasible for the attacker too). Used to prove at once that
+    most cells are wide, before any per-cell solve."""
+    upper = np.where(np.isinf(model.upper), np.maximum(cap, model.lower), model.upper)
+    bounds = list(zip(model.lower, upper, strict=True))
+    points = []
+    for c in directions:
+        res = linprog(
+            c,
+            A_ub=model.a_ub if model.a_ub.shape[0] else None,
+            b_ub=model.b_ub if model.a_ub.shape[0] else None,
+            A_eq=model.a_eq if model.a_eq.shape[0] else None,
+            b_eq=model.b_eq if model.a_eq.shape[0] else None,
+            bounds=bounds,
+            method="highs-ds",
+        )
+        if res.status == 0:
+            points.append(np.asarray(res.x))
+    return points
+
+
 def solve_milp(model: LinearModel, column: int, maximise: bool) -> Solution:
     """Integer optimum of one cell (gap 0: the attacker's exact bound, not an approximation)."""
     n = len(model.names)

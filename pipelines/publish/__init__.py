@@ -1,10 +1,11 @@
 """Publish: unit-level indicator rows to the analysts' aggregated, disclosure-controlled zone.
 
 aggregate (complete grid: département, EPCI, commune × breakdowns, zeros included) → primary
-secret (INDICATORS.md, rule 1) → merge with the earlier periods already published → write
-``published/recours.duckdb`` and a Parquet and a French CSV per table, aside then moved into
-place. The secondary secret (rule 2) will slot in between flagging and withholding
-(``secret.flag_primary`` / ``secret.withhold``).
+secret (INDICATORS.md, rule 1, ``secret``) → secondary secret and the attacker's audit, the
+release gate (rule 2, ``secondary`` over ``attacker_view``; settings in ``protection``) → the
+DPO's restricted audit (rule 4, ``restricted_audit``) → withhold → merge with the earlier
+periods already published → write ``published/recours.duckdb`` and a Parquet and a French CSV
+per table, aside then moved into place.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ that none of them appears anywhere in what is about to be published.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.publish.aggregate import aggregate
+from pipelines.publish.attacker_view import CONNUS_KEY, ROW_KEY
 from pipelines.publish.model import (
     KEYS,
     TABLES,
@@ -24,7 +25,10 @@ from pipelines.publish.model import (
     conform,
     empty,
 )
-from pipelines.publish.secret import apply_primary_secret
+from pipelines.publish.protection import Protection, load_protection
+from pipelines.publish.restricted_audit import disclosure_summary, write_restricted_audit
+from pipelines.publish.secondary import check_gate, previous_secrets, protect
+from pipelines.publish.secret import flag_primary, withhold
 from pipelines.publish.tables import rows_frame
 from pipelines.publish.territories import territoires_table
 from pipelines.publish.write import DATABASE, merge, read_previous, write_publication
@@ -42,6 +46,7 @@ class PublicationSummary:
     secret_share_by_indicator: dict[str, float]  # indicator -> share of its indicateurs rows
     excluded: dict[str, dict[str, int]]  # indicator -> reason -> units left out
     files: tuple[Path, ...]
+    disclosure: dict[str, Any]  # the gate's verdict and figures (see restricted_audit.summary)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe."""
@@ -54,6 +59,7 @@ class PublicationSummary:
             "secret_share_by_indicator": dict(self.secret_share_by_indicator),
             "excluded": {name: dict(counts) for name, counts in self.excluded.items()},
             "files": [str(path) for path in self.files],
+            "disclosure": dict(self.disclosure),
         }
 
 
@@ -111,10 +117,16 @@ def publish(
     catalogue_rows: Iterable[Mapping[str, Any]],
     metadata_rows: Iterable[Mapping[str, Any]],
     quality_rows: Iterable[Mapping[str, Any]],
+    restricted_dir: Path | None = None,
+    protection: Protection | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> PublicationSummary:
-    """Publish ``period``: aggregate, primary secret, merge with earlier periods, write.
+    """Publish ``period``: aggregate, primary and secondary secret, audit, merge, write.
 
-    Raises ``PublicationError`` (nothing replaced) on an input that breaks the contract.
+    The attacker audit is the release gate: when a sensitive count stays recomputable, the
+    restricted audit is written to ``restricted_dir`` (the DPO's, never ``published/``) and
+    ``PublicationError`` is raised with nothing replaced; likewise on an input that breaks the
+    contract. ``protection`` defaults to ``indicators/secret.yaml``.
     """
     check_period(period)
     published_dir = Path(published_dir)
@@ -122,24 +134,48 @@ def publish(
     if len(set(names)) != len(names):
         raise PublicationError("le même indicateur est fourni deux fois")
 
+    protection = protection or load_protection()
     indicateurs, connus, excluded, unit_ids = [], [], {}, []
     for units in indicators:
         rows, known, left_out = aggregate(units, period)
-        rows, known = apply_primary_secret(rows, known, units.threshold)
+        rows, known = flag_primary(rows, known, units.threshold)
         indicateurs.append(rows)
         connus.append(known)
         excluded[units.indicator] = left_out
         unit_ids.append(units.units["unite_id"].cast(pl.String))
 
+    previous = read_previous(published_dir)
+    earlier = {
+        table: previous[table].filter(pl.col("periode") < period)
+        for table in ("indicateurs", "connus")
+    }
+    pattern = protect(
+        conform(pl.concat([empty("indicateurs"), *indicateurs]), "indicateurs"),
+        conform(pl.concat([empty("connus"), *connus]), "connus"),
+        territoires_table(),
+        {units.indicator: units.threshold for units in indicators},
+        protection,
+        previous={
+            "i": previous_secrets(earlier["indicateurs"], ROW_KEY),
+            "c": previous_secrets(earlier["connus"], CONNUS_KEY),
+        },
+        progress=progress,
+    )
+    audit_files: tuple[Path, ...] = ()
+    if restricted_dir is not None:
+        audit_files = write_restricted_audit(Path(restricted_dir), period, pattern)
+    check_gate(pattern, str(audit_files[0]) if audit_files else "(audit restreint non écrit)")
+    protected_i, protected_c = withhold(pattern.indicateurs, pattern.connus)
+
     fresh = {
-        "indicateurs": conform(pl.concat([empty("indicateurs"), *indicateurs]), "indicateurs"),
-        "connus": conform(pl.concat([empty("connus"), *connus]), "connus"),
+        "indicateurs": protected_i,
+        "connus": protected_c,
         "catalogue": rows_frame("catalogue", catalogue_rows),
         "territoires": territoires_table(),
         "metadonnees": rows_frame("metadonnees", metadata_rows),
         "qualite": rows_frame("qualite", [*quality_rows, *_exclusion_rows(period, excluded)]),
     }
-    tables = merge(read_previous(published_dir), fresh, period)
+    tables = merge(previous, fresh, period)
     periods = tuple(sorted({*tables["indicateurs"]["periode"].to_list(), period}))
     if "periodes_publiees" not in tables["metadonnees"]["cle"].to_list():
         extra = pl.DataFrame({"cle": ["periodes_publiees"], "valeur": [", ".join(periods)]})
@@ -161,4 +197,5 @@ def publish(
         secret_share_by_indicator=by_indicator,
         excluded=excluded,
         files=tuple(files),
+        disclosure=disclosure_summary(pattern, audit_files),
     )

@@ -1,10 +1,10 @@
 """Primary statistical secret (INDICATORS.md, "Disclosure rules", rule 1).
 
-Flagging and withholding are two steps on purpose: the secondary secret (rule 2, to come)
-needs the true counts of the primary-secret rows to decide which further rows to withhold, so
-it will run between ``flag_primary`` and ``withhold``. ``apply_primary_secret`` chains the two
-for today's publication. The ``secret`` flag carries no reason: saying "primary" would tell an
-attacker which cells are small.
+Flagging and withholding are two steps on purpose: the secondary secret (rule 2,
+:mod:`pipelines.publish.secondary`) needs the true counts of the primary-secret rows to decide
+which further rows to withhold, so it runs between ``flag_primary`` and ``withhold``.
+``apply_primary_secret`` chains the two for tests of rule 1 alone. The ``secret`` flag carries
+no reason: saying "primary" would tell an attacker which cells are small.
 """
 
 from __future__ import annotations

@@ -1,0 +1,220 @@
+"""The restricted audit of a publication (INDICATORS.md, rule 4): for the DPO, never published.
+
+It says what the analysts' tables must not: which secret rows are primary and which secondary,
+why, and the interval an attacker reaches for every withheld count. It holds intervals, hence
+bounds on small counts, but no identity: it lives in ``audit/divulgation/``, next to the journal,
+whose access is the DPO's. One JSON file (for tools and the DPO report) and one HTML page (for
+reading), both per period, rewritten by each publication of that period, including a refused one
+(the page then says what blocked it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from anonymization.disclosure import Interval
+from pipelines.publish.secondary import SecretPattern
+
+CONFORME, REFUSEE = "conforme", "refusee"
+COUNT_KEYS = {
+    "P": "population",
+    "N": "non_recours",
+    "D": "population_moins_non_recours",
+    "K": "non_recours_connus",
+    "E": "non_recours_moins_connus",
+}
+
+
+def _bound(value: float) -> int | None:
+    return None if math.isinf(value) else int(value)
+
+
+def _interval(interval: Interval | None) -> list[int | None] | None:
+    return None if interval is None else [_bound(interval.low), _bound(interval.high)]
+
+
+def shares_by_level(pattern: SecretPattern) -> dict[str, dict[str, float]]:
+    """Share of rows withheld, per indicator and level (and per level for ``connus``)."""
+    shares: dict[str, dict[str, float]] = {}
+    frame = pattern.indicateurs.group_by("indicateur", "niveau").agg(pl.col("secret").mean())
+    for indicator, level, share in frame.sort("indicateur", "niveau").rows():
+        shares.setdefault(indicator, {})[level] = round(float(share), 4)
+    known = pattern.connus.group_by("niveau").agg(pl.col("secret").mean()).sort("niveau")
+    shares["connus"] = {level: round(float(share), 4) for level, share in known.rows()}
+    return shares
+
+
+def audit_facts(period: str, pattern: SecretPattern) -> dict[str, Any]:
+    """Everything the restricted audit says, JSON-safe."""
+    rows: list[dict[str, Any]] = []
+    for (table, row), reason in sorted(pattern.reasons.items()):
+        if table == "i":
+            record = pattern.indicateurs.row(row, named=True)
+            cells = pattern.view.indicateurs_cells[row]
+        else:
+            record = pattern.connus.row(row, named=True)
+            cells = pattern.view.connus_cells[row]
+        counts = {}
+        for count, name in cells.items():
+            counts[COUNT_KEYS[count]] = {
+                "intervalle": _interval(pattern.intervals.get(name)),
+                "publie": name not in pattern.intervals,
+                "largeur_requise": pattern.required.get(name),
+                "bloquant": name in pattern.blocking,
+            }
+        rows.append(
+            {
+                "table": "indicateurs" if table == "i" else "connus",
+                "indicateur": record["indicateur"],
+                "niveau": record["niveau"],
+                "code_territoire": record["code_territoire"],
+                "libelle_territoire": record["libelle_territoire"],
+                "tranche_age": record.get("tranche_age"),
+                "type_menage": record.get("type_menage"),
+                "motif": reason,
+                "regles": pattern.rules.get((table, row), []),
+                "comptes": counts,
+            }
+        )
+    return {
+        "periode": period,
+        "ecrit_le": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verdict": CONFORME if pattern.passed else REFUSEE,
+        "largeur_protection": pattern.width,
+        "seuils": pattern.thresholds,
+        "tours_secret_secondaire": pattern.rounds,
+        "durees_s": {step: round(s, 3) for step, s in pattern.seconds.items()},
+        "lignes_secretes": len(rows),
+        "lignes_primaires": sum(1 for row in rows if row["motif"] == "primaire"),
+        "lignes_secondaires": sum(1 for row in rows if row["motif"] == "secondaire"),
+        "comptes_bloquants": len(pattern.blocking),
+        "part_secret_par_niveau": shares_by_level(pattern),
+        "lignes": rows,
+    }
+
+
+def disclosure_summary(pattern: SecretPattern, files: tuple[Path, ...]) -> dict[str, Any]:
+    """The non-sensitive part, for the run's summary, XComs and the journal: no interval."""
+    return {
+        "verdict": CONFORME if pattern.passed else REFUSEE,
+        "largeur_protection": pattern.width,
+        "lignes_primaires": sum(1 for r in pattern.reasons.values() if r == "primaire"),
+        "lignes_secondaires": sum(1 for r in pattern.reasons.values() if r == "secondaire"),
+        "tours": pattern.rounds,
+        "durees_s": {step: round(s, 3) for step, s in pattern.seconds.items()},
+        "part_secret_par_niveau": shares_by_level(pattern),
+        "audit_restreint": [str(path) for path in files],
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.chmod(temporary, 0o600)
+    temporary.replace(path)
+
+
+def write_restricted_audit(
+    directory: Path, period: str, pattern: SecretPattern
+) -> tuple[Path, Path]:
+    """``<directory>/<period>.json`` and ``.html``, readable by their owner only."""
+    directory.mkdir(parents=True, exist_ok=True)
+    facts = audit_facts(period, pattern)
+    json_path, html_path = directory / f"{period}.json", directory / f"{period}.html"
+    _atomic_write(json_path, json.dumps(facts, ensure_ascii=False, indent=1) + "\n")
+    _atomic_write(html_path, render_html(facts))
+    return json_path, html_path
+
+
+def _text(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _show(count: dict[str, Any]) -> str:
+    if count["publie"]:
+        return "publié"
+    low, high = count["intervalle"]
+    return f"[{low} ; {'∞' if high is None else high}]"
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #bbb;padding:.2rem .4rem;text-align:left;vertical-align:top}
+th{background:#eee}.num{text-align:right;font-variant-numeric:tabular-nums}
+.bloquant{background:#fbd5d5}.verdict-conforme{color:#05611f}.verdict-refusee{color:#a00}
+.restreint{border:2px solid #a00;padding:.5rem;margin:1rem 0}
+@media print{body{margin:0}h2{break-before:page}}
+"""
+
+
+def render_html(facts: dict[str, Any]) -> str:
+    """One self-contained page: no script, no external resource."""
+    verdict = facts["verdict"]
+    parts = [
+        "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
+        f"<title>Audit du secret statistique — {_text(facts['periode'])}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Audit du secret statistique — période {_text(facts['periode'])}</h1>",
+        "<p class='restreint'><strong>Diffusion restreinte (DPO).</strong> Cette page dit "
+        "quelles lignes sont sous secret primaire et ce qu'un attaquant peut déduire de chaque "
+        "compte retenu : elle ne doit jamais rejoindre <code>published/</code>.</p>",
+        f"<p>Verdict : <strong class='verdict-{verdict}'>"
+        f"{'conforme, publication autorisée' if verdict == CONFORME else 'publication refusée'}"
+        "</strong>. Largeur de protection exigée : "
+        f"{facts['largeur_protection']} ; seuils : "
+        + ", ".join(f"{_text(k)} {v}" for k, v in sorted(facts["seuils"].items()))
+        + f". Lignes secrètes : {facts['lignes_secretes']} ({facts['lignes_primaires']} "
+        f"primaires, {facts['lignes_secondaires']} secondaires) ; comptes bloquants : "
+        f"{facts['comptes_bloquants']}. Écrit le {_text(facts['ecrit_le'])}.</p>",
+        "<h2>Part des lignes sous secret, par niveau</h2><table><tr><th>indicateur</th>",
+    ]
+    levels = ["departement", "epci", "commune"]
+    parts.append("".join(f"<th>{level}</th>" for level in levels) + "</tr>")
+    for indicator, shares in facts["part_secret_par_niveau"].items():
+        cells = "".join(f"<td class='num'>{_percent(shares.get(level))}</td>" for level in levels)
+        parts.append(f"<tr><td>{_text(indicator)}</td>{cells}</tr>")
+    parts.append("</table>")
+    parts.append(
+        "<h2>Lignes sous secret</h2><p>Intervalle : ce qu'un attaquant qui détient toute la "
+        "publication de la période déduit du compte (programmation linéaire en nombres entiers, "
+        "HiGHS). « publié » : le compte est lisible ailleurs (par exemple le non-recours d'une "
+        "ligne de <code>connus</code> est celui de <code>indicateurs</code>).</p>"
+    )
+    header = (
+        "<tr><th>table</th><th>indicateur</th><th>niveau</th><th>territoire</th>"
+        "<th>tranche</th><th>ménage</th><th>motif</th><th>règles</th><th>comptes</th></tr>"
+    )
+    parts.append(f"<table>{header}")
+    for row in facts["lignes"]:
+        blocking = any(count["bloquant"] for count in row["comptes"].values())
+        counts = "<br>".join(
+            f"{_text(name)} {_show(count)}"
+            + (f" (≥ {count['largeur_requise']})" if count["largeur_requise"] else "")
+            for name, count in row["comptes"].items()
+        )
+        parts.append(
+            f"<tr{' class=bloquant' if blocking else ''}><td>{_text(row['table'])}</td>"
+            f"<td>{_text(row['indicateur'])}</td><td>{_text(row['niveau'])}</td>"
+            f"<td>{_text(row['code_territoire'])} {_text(row['libelle_territoire'])}</td>"
+            f"<td>{_text(row['tranche_age'])}</td><td>{_text(row['type_menage'])}</td>"
+            f"<td>{_text(row['motif'])}</td><td>{_text('; '.join(row['regles']))}</td>"
+            f"<td>{counts}</td></tr>"
+        )
+    parts.append("</table></body></html>")
+    return "\n".join(parts)
+
+
+def _percent(share: float | None) -> str:
+    if share is None:
+        return "—"
+    return f"{share * 100:.1f} %".replace(".", ",")

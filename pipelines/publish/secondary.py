@@ -1,0 +1,468 @@
+"""Secondary secret and release gate (INDICATORS.md, "Disclosure rules", rules 2 and 4).
+
+Withholding only the small rows is broken as soon as a total is published: the département
+minus the published EPCIs gives back the one withheld EPCI. So, after the primary secret:
+
+1. the attacker's system is built from what would be published (:mod:`attacker_view`);
+2. the audit (:func:`anonymization.disclosure.audit`) finds the counts of primary rows that can
+   be recomputed or narrowed below the protection width (rule 2);
+3. for each such row, more rows are withheld in the sums it belongs to (the complements), and
+   the loop starts again until the audit passes, or nothing is left to withhold;
+4. the exact intervals of every withheld count are then computed for the restricted audit; the
+   gate's verdict is that of the audit on those exact intervals.
+
+Complements are chosen deterministically, cheapest first: a row withheld last period (the mask
+stays stable from month to month), then the lowest level (commune, then EPCI, then département;
+a detailed breakdown before a margin), then a row whose ``non_recours`` is neither 0 nor the
+whole population (it lends slack to both counts), then the smallest population, then the row's
+position. A zero row is never a complement: it is always published, which the attacker knows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from anonymization.disclosure import Interval, audit
+from pipelines.publish.attacker_view import CONNUS_KEY, ROW_KEY, AttackerView, Group, build_view
+from pipelines.publish.model import ENSEMBLE, PublicationError
+from pipelines.publish.protection import Protection
+from pipelines.publish.secret import withhold
+
+LEVEL_RANK = {"commune": 0, "epci": 1, "departement": 2}
+PRIMARY, SECONDARY = "primaire", "secondaire"
+
+
+@dataclass
+class SecretPattern:
+    """The final pattern and its audit: what the restricted audit and the gate report.
+
+    ``indicateurs`` / ``connus`` keep the true counts (``secret`` set): only ``withhold`` makes
+    them publishable. ``reasons``: ``(table, row) -> primaire | secondaire`` for secret rows;
+    ``rules``: why a primary row is primary. ``intervals``: the attacker's exact interval for
+    every withheld cell; ``required``: the width each sensitive cell needs; ``blocking``: the
+    sensitive cells that do not get it (empty when the gate passes).
+    """
+
+    indicateurs: pl.DataFrame
+    connus: pl.DataFrame
+    view: AttackerView
+    reasons: dict[tuple[str, int], str]
+    rules: dict[tuple[str, int], list[str]]
+    required: dict[str, int]
+    intervals: dict[str, Interval]
+    blocking: dict[str, Interval]
+    thresholds: dict[str, int]
+    width: int
+    rounds: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.blocking
+
+
+def _small(value: int, threshold: int) -> bool:
+    return 1 <= value <= threshold - 1
+
+
+def primary_rules(
+    indicateurs: pl.DataFrame, connus: pl.DataFrame, thresholds: Mapping[str, int]
+) -> dict[tuple[str, int], list[str]]:
+    """Why each primary row is secret, in the words of rule 1 (for the restricted audit)."""
+    rules: dict[tuple[str, int], list[str]] = {}
+    columns = ("indicateur", "population", "non_recours", "secret")
+    for rid, row in enumerate(indicateurs.select(columns).iter_rows(named=True)):
+        if not row["secret"]:
+            continue
+        t, p, n = thresholds[row["indicateur"]], row["population"], row["non_recours"]
+        found = [
+            f"{label} entre 1 et {t - 1}"
+            for label, value in (
+                ("population", p),
+                ("non_recours", n),
+                ("population − non_recours", p - n),
+            )
+            if _small(value, t)
+        ]
+        if n == p > 0:
+            found.append("non_recours = population")
+        rules[("i", rid)] = found
+    columns = ("indicateur", "non_recours", "non_recours_connus", "secret")
+    for cid, row in enumerate(connus.select(columns).iter_rows(named=True)):
+        if not row["secret"]:
+            continue
+        t, n, k = thresholds[row["indicateur"]], row["non_recours"], row["non_recours_connus"]
+        rules[("c", cid)] = [
+            f"{label} entre 1 et {t - 1}"
+            for label, value in (
+                ("non_recours_connus", k),
+                ("non_recours − non_recours_connus", n - k),
+            )
+            if _small(value, t)
+        ]
+    return rules
+
+
+def requirements(
+    view: AttackerView,
+    indicateurs: pl.DataFrame,
+    connus: pl.DataFrame,
+    primary: Collection[tuple[str, int]],
+    thresholds: Mapping[str, int],
+    width: int,
+) -> dict[str, int]:
+    """Rule 2: the width each count of a primary row needs (counts between 1 and T − 1: the
+    protection width; a row where everybody is presumed non-take-up: ``P − N`` not provable 0)."""
+    required: dict[str, int] = {}
+
+    def need(name: str, minimum: int) -> None:
+        required[name] = max(required.get(name, 0), minimum)
+
+    ind = indicateurs.select("indicateur", "population", "non_recours").rows()
+    con = connus.select("indicateur", "non_recours", "non_recours_connus").rows()
+    for table, row in primary:
+        if table == "i":
+            indicator, p, n = ind[row]
+            cells, counts = view.indicateurs_cells[row], {"P": p, "N": n, "D": p - n}
+        else:
+            indicator, n, k = con[row]
+            cells, counts = view.connus_cells[row], {"N": n, "K": k, "E": n - k}
+        for count, value in counts.items():
+            if _small(value, thresholds[indicator]):
+                need(cells[count], width)
+        if table == "i" and counts["D"] == 0 and counts["P"] > 0:
+            need(cells["D"], 1)
+    return required
+
+
+def previous_secrets(previous: pl.DataFrame | None, key: tuple[str, ...]) -> set[tuple]:
+    """Rows secret in the latest earlier period, by key without the period."""
+    if previous is None or previous.is_empty():
+        return set()
+    latest = previous.filter(pl.col("periode") == pl.col("periode").max())
+    return set(latest.filter(pl.col("secret")).select(key).rows())
+
+
+class _Chooser:
+    """Ranks the candidate complements of each table once; picks the cheapest free member."""
+
+    def __init__(
+        self,
+        indicateurs: pl.DataFrame,
+        connus: pl.DataFrame,
+        previous: Mapping[str, set[tuple]],
+    ) -> None:
+        self.cost: dict[tuple[str, int], tuple] = {}
+        self.empty: set[tuple[str, int]] = set()
+        for rid, row in enumerate(indicateurs.select(*ROW_KEY, "population", "non_recours").rows()):
+            *key, p, n = row
+            if p == 0:
+                self.empty.add(("i", rid))
+            breakdown_rank = (key[3] == ENSEMBLE) + (key[4] == ENSEMBLE)
+            self.cost[("i", rid)] = (
+                tuple(key) not in previous["i"],
+                LEVEL_RANK[key[1]],
+                breakdown_rank,
+                n in (0, p),
+                p,
+                rid,
+            )
+        for cid, row in enumerate(
+            connus.select(*CONNUS_KEY, "non_recours", "non_recours_connus").rows()
+        ):
+            *key, n, k = row
+            if n == 0:
+                self.empty.add(("c", cid))
+            self.cost[("c", cid)] = (
+                tuple(key) not in previous["c"],
+                LEVEL_RANK[key[1]],
+                0,
+                k in (0, n),
+                n,
+                cid,
+            )
+
+    def pick(self, group: Group, secret: Callable[[str, int], bool]) -> tuple[str, int] | None:
+        free = [
+            (group.table, member)
+            for member in group.members
+            if not secret(group.table, member) and (group.table, member) not in self.empty
+        ]
+        return min(free, key=self.cost.__getitem__) if free else None
+
+
+def protect(
+    indicateurs: pl.DataFrame,
+    connus: pl.DataFrame,
+    territoires: pl.DataFrame,
+    thresholds: Mapping[str, int],
+    protection: Protection,
+    previous: Mapping[str, set[tuple]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> SecretPattern:
+    """Primary-flagged tables of one period → the final pattern, audited.
+
+    ``indicateurs`` / ``connus``: every indicator of the period, true counts, ``secret`` = the
+    primary secret. Never raises on a failing pattern: the caller writes the restricted audit
+    first, then refuses the publication (see :func:`check_gate`).
+    """
+    previous = previous or {"i": set(), "c": set()}
+    width = protection.width
+    _check_relations(indicateurs, protection)
+    rules = primary_rules(indicateurs, connus, thresholds)
+    primary = set(rules)
+    secret_i = indicateurs["secret"].to_list()
+    secret_c = connus["secret"].to_list()
+    twin_of = _twins(indicateurs, connus)
+    chooser = _Chooser(indicateurs, connus, previous)
+
+    def is_secret(table: str, row: int) -> bool:
+        return secret_i[row] if table == "i" else secret_c[row]
+
+    def view_now() -> AttackerView:
+        for cid, rid in twin_of.items():  # a connus row publishes the N of its indicateurs twin
+            if secret_i[rid] and not secret_c[cid] and ("c", cid) not in chooser.empty:
+                secret_c[cid] = True  # (a zero row stays published: N = 0 is not sensitive)
+        published_i, published_c = withhold(
+            indicateurs.with_columns(secret=pl.Series(secret_i)),
+            connus.with_columns(secret=pl.Series(secret_c)),
+        )
+        return build_view(published_i, published_c, territoires, protection.relations)
+
+    # Rounds decide on the linear relaxation (fast); the gate then solves the exact integer
+    # bounds, and when integrality narrows a count further, the rounds go on in integers.
+    rounds, integer, spent = 0, False, {"secret_secondaire": 0.0, "audit": 0.0}
+    while True:
+        rounds += 1
+        step = time.perf_counter()
+        view = view_now()
+        required = requirements(view, indicateurs, connus, primary, thresholds, width)
+        result = audit(view.system, sensitive=required, integer=integer)
+        spent["secret_secondaire"] += time.perf_counter() - step
+        intervals: dict[str, Interval] | None = None
+        blocking = dict(result.blocking)
+        if not blocking:
+            intervals, blocking = _gate(view, required, spent)
+            if not blocking:
+                break
+            integer = "auto"
+        added = _complements(view, blocking, chooser, is_secret)
+        if not added:  # nothing left to withhold around the blocking rows: the gate refuses
+            if intervals is None:
+                intervals, blocking = _gate(view, required, spent)
+            break
+        for table, row in added:
+            (secret_i if table == "i" else secret_c)[row] = True
+        if progress:
+            progress(f"secret secondaire, tour {rounds} : {len(added)} lignes de plus")
+    reasons = {
+        (table, row): PRIMARY if (table, row) in primary else SECONDARY
+        for table, flags in (("i", secret_i), ("c", secret_c))
+        for row, flag in enumerate(flags)
+        if flag
+    }
+    return SecretPattern(
+        indicateurs=indicateurs.with_columns(secret=pl.Series(secret_i)),
+        connus=connus.with_columns(secret=pl.Series(secret_c)),
+        view=view,
+        reasons=reasons,
+        rules=rules,
+        required=required,
+        intervals=intervals,
+        blocking=blocking,
+        thresholds=dict(thresholds),
+        width=width,
+        rounds=rounds,
+        seconds={step: round(value, 3) for step, value in spent.items()},
+    )
+
+
+def _gate(
+    view: AttackerView, required: Mapping[str, int], spent: dict[str, float]
+) -> tuple[dict[str, Interval], dict[str, Interval]]:
+    """The release gate: the attacker's exact interval of every sensitive cell (integer bounds;
+    the linear relaxation rounded on very large parts, see ``MILP_MAX_CELLS``), and the cells it
+    leaves too narrow. The other withheld counts get an inner interval, two values the attacker
+    cannot tell apart (``method="au_moins"``): they need no width, and bounding each exactly
+    would cost two more linear programs per count for nothing the gate uses."""
+    step = time.perf_counter()
+    exact = audit(view.system, sensitive=required, exact=True)
+    others = {
+        name: 0
+        for name, (_, _, count) in view.owner.items()
+        if count in "PNK" and name not in required and view.values[name] is None
+    }
+    inner = audit(view.system, sensitive=others, integer=False)
+    spent["audit"] += time.perf_counter() - step
+    intervals = {
+        name: Interval(interval.low, interval.high, "au_moins")
+        for name, interval in inner.safe.items()
+    }
+    intervals.update(exact.intervals)
+    return intervals, dict(exact.blocking)
+
+
+def _twins(indicateurs: pl.DataFrame, connus: pl.DataFrame) -> dict[int, int]:
+    rows = {key: rid for rid, key in enumerate(indicateurs.select(ROW_KEY).rows())}
+    return {
+        cid: rows[(*key, ENSEMBLE, ENSEMBLE)]
+        for cid, key in enumerate(connus.select(CONNUS_KEY).rows())
+        if (*key, ENSEMBLE, ENSEMBLE) in rows
+    }
+
+
+def _complements(
+    view: AttackerView,
+    blocking: Mapping[str, Interval],
+    chooser: _Chooser,
+    is_secret: Callable[[str, int], bool],
+) -> set[tuple[str, int]]:
+    """One more withheld row in the sums around each blocking row.
+
+    Sums where the blocking row is the only withheld member come first (the classic
+    "total minus the others" attack); when every sum already holds another withheld row, the
+    interval is too narrow rather than exact, and each sum gets one more member. A sum gets at
+    most one new member per round, so that the audit decides before more is spent.
+    """
+    groups_of = view.groups_of()
+    rows = {view.owner[name][:2] for name in blocking}
+    rows |= {("i", view.twin[row]) for table, row in rows if table == "c" and row in view.twin}
+    added: set[tuple[str, int]] = set()
+    served: set[Group] = set()
+
+    def secret_now(table: str, row: int) -> bool:
+        return is_secret(table, row) or (table, row) in added
+
+    for key in sorted(rows):
+        groups = groups_of.get(key, [])
+        alone = [g for g in groups if sum(secret_now(g.table, member) for member in g.members) == 1]
+        found = False
+        for group in alone or groups:
+            if group in served:
+                found = True
+                continue
+            choice = chooser.pick(group, secret_now)
+            if choice is not None:
+                added.add(choice)
+                served.add(group)
+                found = True
+        if not found:
+            _further(key, groups_of, chooser, secret_now, added, served)
+    return added
+
+
+def _further(
+    key: tuple[str, int],
+    groups_of: Mapping[tuple[str, int], list[Group]],
+    chooser: _Chooser,
+    secret_now: Callable[[str, int], bool],
+    added: set[tuple[str, int]],
+    served: set[Group],
+    depth: int = 6,
+) -> None:
+    """Every sum around the row is already withheld, yet the row stays narrow: some published
+    total further away still pins it (an EPCI total recomputed from its published communes,
+    say). Walk out through the sums, nearest first, and withhold the cheapest free row of the
+    first ring that has one."""
+    seen_groups: set[Group] = set(groups_of.get(key, []))
+    seen_rows = {key}
+    ring = list(seen_groups)
+    for _ in range(depth):
+        rows = {
+            (group.table, member)
+            for group in ring
+            for member in group.members
+            if (group.table, member) not in seen_rows
+        }
+        seen_rows |= rows
+        ring = [g for row in sorted(rows) for g in groups_of.get(row, []) if g not in seen_groups]
+        seen_groups.update(ring)
+        options = [
+            (chooser.cost[choice], choice, group)
+            for group in ring
+            if group not in served and (choice := chooser.pick(group, secret_now)) is not None
+        ]
+        if options:
+            _, choice, group = min(options, key=lambda option: option[0])
+            added.add(choice)
+            served.add(group)
+            return
+
+
+def _check_relations(indicateurs: pl.DataFrame, protection: Protection) -> None:
+    """A relation of ``secret.yaml`` that the true counts break is wrong: refuse, by name."""
+    if not protection.relations:
+        return
+    ensemble = indicateurs.filter(pl.col("tranche_age") == ENSEMBLE)
+    key = ["niveau", "code_territoire", "type_menage"]
+
+    def side(indicator: str, count: str) -> pl.DataFrame:
+        value = {
+            "population": pl.col("population"),
+            "non_recours": pl.col("non_recours"),
+        }.get(count, pl.col("population") - pl.col("non_recours"))
+        return ensemble.filter(pl.col("indicateur") == indicator).select(*key, value.alias("v"))
+
+    for relation in protection.relations:
+        small = side(relation.small_indicator, relation.small_count)
+        large = side(relation.large_indicator, relation.large_count)
+        broken = small.join(large, on=key, suffix="_grand").filter(pl.col("v") > pl.col("v_grand"))
+        if broken.height:
+            first = broken.row(0, named=True)
+            raise PublicationError(
+                f"la relation « {relation.id} » de indicators/secret.yaml est fausse sur ces "
+                f"données ({broken.height} lignes, par exemple {first['niveau']} "
+                f"{first['code_territoire']}, type {first['type_menage']}) : corrigez-la avant de "
+                "publier, l'audit du secret en dépend"
+            )
+
+
+def check_gate(pattern: SecretPattern, audit_file: str) -> None:
+    """Refuse the publication when a sensitive count stays recomputable or too narrow.
+
+    The message names the rows (indicator, territory, breakdown) and what breaks, never a
+    value: the intervals themselves are only in the restricted audit.
+    """
+    if pattern.passed:
+        return
+    rows: dict[tuple[str, int], list[str]] = {}
+    for name in sorted(pattern.blocking):
+        table, row, count = pattern.view.owner[name]
+        rows.setdefault((table, row), []).append(count)
+    lines = []
+    for (table, row), counts in sorted(rows.items())[:10]:
+        lines.append(
+            f"  - {_describe(pattern, table, row)} : {', '.join(COUNT_WORDS[c] for c in counts)}"
+        )
+    more = f"\n  … et {len(rows) - 10} autres" if len(rows) > 10 else ""
+    raise PublicationError(
+        f"publication refusée : le secret statistique ne tient pas pour {len(rows)} lignes "
+        f"(un attaquant recalcule un compte ou le resserre sous {pattern.width}) :\n"
+        + "\n".join(lines)
+        + more
+        + f"\nDétail (accès restreint, DPO) : {audit_file}"
+    )
+
+
+COUNT_WORDS = {
+    "P": "population",
+    "N": "non_recours",
+    "D": "population − non_recours",
+    "K": "non_recours_connus",
+    "E": "non_recours − non_recours_connus",
+}
+
+
+def _describe(pattern: SecretPattern, table: str, row: int) -> str:
+    if table == "i":
+        r = pattern.indicateurs.row(row, named=True)
+        return (
+            f"indicateurs {r['indicateur']}, {r['niveau']} {r['code_territoire']}, "
+            f"tranche {r['tranche_age']}, ménage {r['type_menage']}"
+        )
+    r = pattern.connus.row(row, named=True)
+    return f"connus {r['indicateur']}, {r['niveau']} {r['code_territoire']}"

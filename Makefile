@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench lock clean
+.PHONY: install chromium demo test lint format bench lock clean airflow
 
 ## install: the virtual environment, from the pinned lock file only
 install: $(STAMP)
@@ -21,8 +21,18 @@ $(STAMP): requirements.lock pyproject.toml
 demo: install
 	$(BIN)/recours demo
 
+## chromium: headless browser for the report tests (Debian package, installed where missing)
+chromium:
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		( (apt-get update && apt-get install -y --no-install-recommends chromium) || \
+		  (sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium) )
+
+## airflow: Airflow standalone on 127.0.0.1 with the project's DAGs (see docs/exploitation.md)
+airflow: install
+	ops/airflow-standalone.sh
+
 ## test: lint, then the whole test suite (no network needed)
-test: install
+test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

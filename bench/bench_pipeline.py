@@ -176,7 +176,8 @@ def main() -> None:
         "import pipelines.publish.run; t = time.perf_counter(); "
         f"s = cross_and_publish(Home(Path({str(home)!r}))); "
         "print(json.dumps({'seconds': time.perf_counter() - t, 'moves': s.linkage_moves, "
-        "'rows': s.rows, 'secret': s.secret_share, 'rates': s.national_rates}))"
+        "'rows': s.rows, 'secret': s.secret_share, 'rates': s.national_rates, "
+        "'disclosure': s.disclosure}))"
     )
     seconds, peak, out = run_child(code, env)
     result = json.loads(out.strip().splitlines()[-1])
@@ -186,6 +187,28 @@ def main() -> None:
     )
     print(f"  passes d'appariement (groupes déplacés) : {result['moves']}")
     print(f"  lignes publiées : {result['rows']} ; part sous secret : {result['secret']}")
+    disclosure = result["disclosure"]
+    print(
+        f"  secret : verdict {disclosure['verdict']}, {disclosure['lignes_primaires']} lignes "
+        f"primaires, {disclosure['lignes_secondaires']} secondaires, {disclosure['tours']} tours ; "
+        f"secret secondaire {disclosure['durees_s']['secret_secondaire']:.1f} s, "
+        f"audit de l'attaquant {disclosure['durees_s']['audit']:.1f} s (cible : < 60 s)"
+    )
+    print("  part des lignes sous secret, par indicateur et niveau :")
+    for name, shares in disclosure["part_secret_par_niveau"].items():
+        levels = ", ".join(f"{level} {share:.1%}" for level, share in sorted(shares.items()))
+        print(f"    {name:<24} {levels}")
+    report_code = (
+        "import json; from pathlib import Path; from pipelines.report import time_report; "
+        f"path, seconds = time_report(Path({str(home / 'published')!r})); "
+        "print(json.dumps({'seconds': seconds}))"
+    )
+    seconds, peak, out = run_child(report_code, env)
+    report = json.loads(out.strip().splitlines()[-1])
+    print(
+        f"rapport des analystes : {report['seconds']:.1f} s ({seconds:.1f} s avec le lancement), "
+        f"pic {peak:,.0f} Mo (cible : < 20 s)"
+    )
     linkage_quality(home)
     if not args.keep:
         import shutil

@@ -41,7 +41,13 @@ tâche, `croiser_et_publier` :
 4. calcule chaque indicateur dont toutes les conventions sont en vigueur et autorisent le
    croisement (sinon il est ignoré et `metadonnees` dit pourquoi : une convention expirée
    arrête ses indicateurs à partir de la période qui suit sa fin) ;
-5. publie `published/recours.duckdb`, ses Parquet et CSV, avec le secret statistique primaire.
+5. applique le secret statistique primaire et secondaire, puis l'audit d'un attaquant : si un
+   petit compte reste recalculable, la publication est **refusée** (message : quelles lignes ;
+   détail réservé au DPO dans `audit/divulgation/<période>.html`) ;
+6. publie `published/recours.duckdb`, ses Parquet et CSV.
+
+Puis la tâche `rapport` écrit le rapport des analystes `published/rapport_<période>.html` et les
+exports `published/exports/<période>/`, à partir de la seule publication.
 
 **En cas d'échec** : la publication précédente reste intacte (le nouveau fichier n'est mis en
 place qu'à la fin). Un incident passager (fichier verrouillé, disque) est repris
@@ -56,6 +62,30 @@ suite, avec un message en français dans le journal de la tâche :
 Relancer le DAG une fois le problème réglé. Chaque échec définitif est inscrit au journal
 d'audit (`echec_tache` : DAG, tâche, exécution, type d'erreur ; jamais le message).
 """
+
+
+REPORT_DOC = """
+### Rapport des analystes
+
+Écrit `published/rapport_<période>.html` (autonome : cartes, tableaux, contexte INSEE, qualité)
+et les exports `published/exports/<période>/` (CSV pour Excel, Parquet, classeur xlsx), à partir
+de `published/recours.duckdb` seul : ce rapport ne peut rien montrer que la publication ne montre.
+
+**En cas d'échec** : la publication elle-même est déjà en place ; relancer la tâche seule, ou
+`recours rapport --home DIR`.
+"""
+
+
+def run_report(period: str) -> dict[str, Any]:
+    """The analysts' report and exports of the period just published (paths only)."""
+    from pipelines.report import build_report, write_exports
+    from recours.home import Home
+
+    home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
+    with fail_without_retry_on_recours_error():
+        report = build_report(home.published, period)
+        exports = write_exports(home.published, period)
+    return {"rapport": str(report), "exports": len(exports)}
 
 
 def run_crossing() -> dict[str, Any]:
@@ -86,4 +116,8 @@ with DAG(
     def croiser_et_publier() -> dict[str, Any]:
         return run_crossing()
 
-    croiser_et_publier()
+    @task(task_id="rapport", doc_md=REPORT_DOC)
+    def rapport(summary: dict[str, Any]) -> dict[str, Any]:
+        return run_report(summary["periode"])
+
+    rapport(croiser_et_publier())

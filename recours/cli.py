@@ -97,7 +97,8 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
     help="Période à publier (par défaut : la plus récente où chaque convention a livré).",
 )
 def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
-    """Traite les livraisons en attente, croise et publie (published/recours.duckdb)."""
+    """Traite les livraisons en attente, croise, publie (published/recours.duckdb) et écrit le
+    rapport des analystes, comme le DAG crossing."""
     from pipelines.crossing.run import cross_and_publish, summary_dict
     from pipelines.ingest.run import ingest_all
 
@@ -118,6 +119,14 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
         )
     console.print(crossing_table(summary_dict(crossing)))
     console.print(f"Publication : {Home(home).published / 'recours.duckdb'}", markup=False)
+    restricted = crossing.disclosure.get("audit_restreint", [])
+    if restricted:
+        console.print(f"Audit restreint du secret (DPO) : {restricted[-1]}", markup=False)
+    from pipelines.report import build_report, write_exports
+
+    report = build_report(Home(home).published, crossing.period)
+    write_exports(Home(home).published, crossing.period)
+    console.print(f"Rapport des analystes : {report}", markup=False)
 
 
 @cli.command()
@@ -125,17 +134,49 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json"]),
+    type=click.Choice(["table", "csv", "json", "xlsx"]),
     default="table",
     show_default=True,
-    help="Présentation du résultat.",
+    help="Présentation du résultat (xlsx : classeur Excel, avec --out).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Écrit le résultat dans ce fichier au lieu de l'afficher.",
 )
 @click.argument("sql")
-def query(home: Path, fmt: str, sql: str) -> None:
-    """Exécute SQL sur la publication seule (published/recours.duckdb), en lecture seule."""
+def query(home: Path, fmt: str, out: Path | None, sql: str) -> None:
+    """Exécute SQL sur la publication seule (published/recours.duckdb), en lecture seule.
+
+    `recours query tables` liste les tables publiées et leurs colonnes, avec leur sens.
+    """
     from recours.query import run_query
 
-    click.echo(run_query(Home(home).published, sql, fmt))
+    click.echo(run_query(Home(home).published, sql, fmt, out), nl=False)
+
+
+@cli.command()
+@HOME_OPTION
+@click.option(
+    "--period",
+    metavar="AAAA-MM",
+    default=None,
+    help="Période du rapport (par défaut : la plus récente publiée).",
+)
+def rapport(home: Path, period: str | None) -> None:
+    """Écrit le rapport HTML des analystes et les exports (published/ seul)."""
+    from pipelines.report import build_report, write_exports
+
+    published = Home(home).published
+    report = build_report(published, period)
+    exports = write_exports(published, period)
+    console.print(f"Rapport : {report}", markup=False)
+    console.print(
+        f"Exports ({len(exports)} fichiers) : {exports[0].parent}"
+        f" — classeur {[p for p in exports if p.suffix == '.xlsx'][0].name}",
+        markup=False,
+    )
 
 
 @cli.group()
@@ -191,6 +232,151 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     console.print(
         f"Données pseudonymisées : {home / 'pseudonymized'} ; journal d'audit : "
         f"{home / 'audit' / 'journal.jsonl'} ; journaux Airflow : {home / 'airflow' / 'logs'}",
+        markup=False,
+    )
+
+
+@cli.group(invoke_without_command=True)
+@HOME_OPTION
+@CONVENTIONS_OPTION
+@click.option(
+    "--date",
+    "report_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    metavar="AAAA-MM-JJ",
+    help="Date de situation du rapport (échéances, conservation ; par défaut : aujourd'hui).",
+)
+@click.pass_context
+def audit(
+    ctx: click.Context, home: Path, conventions_dir: Path | None, report_date: object
+) -> None:
+    """Rapport du DPO (audit/rapport_dpo.html et .json) ; `audit verify` : le journal."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import date, datetime
+
+    from recours.dpo import write_dpo_report
+
+    today = report_date.date() if isinstance(report_date, datetime) else date.today()
+    html, data = write_dpo_report(home, conventions_dir, today)
+    click.echo(f"Rapport du DPO : {html}")
+    click.echo(f"Mêmes faits en JSON : {data}")
+
+
+@audit.command("verify")
+@HOME_OPTION
+def audit_verify(home: Path) -> None:
+    """Vérifie la chaîne du journal d'audit et dit où elle est rompue (code 1 si rompue)."""
+    from recours.audit_log import check_chain, journal_path
+    from recours.dpo import previous_anchor
+
+    audit_dir = Home(home).audit
+    anchor = previous_anchor(audit_dir)
+    status = check_chain(audit_dir, anchor)
+    click.echo(f"Journal : {journal_path(audit_dir)}")
+    if anchor is not None:
+        click.echo(f"Comparé au sceau du {anchor.source} (événement n° {anchor.seq}).")
+    if status.intact:
+        click.echo(f"Chaîne intacte : {status.events} événement(s).")
+        if status.last_seq is not None:
+            click.echo(f"Sceau : événement n° {status.last_seq}, empreinte {status.last_hash}")
+        return
+    click.echo(f"CHAÎNE ROMPUE à la ligne {status.line} : {status.reason}")
+    if status.events:
+        click.echo(f"Les lignes 1 à {status.events} sont intactes.")
+    sys.exit(1)
+
+
+@cli.command()
+@HOME_OPTION
+@CONVENTIONS_OPTION
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Liste ce qui serait supprimé, sans rien supprimer ni journaliser.",
+)
+@click.option(
+    "--date",
+    "on",
+    metavar="AAAA-MM-JJ",
+    default=None,
+    help="Date du jour de la purge (par défaut : aujourd'hui).",
+)
+def purge(home: Path, conventions_dir: Path | None, dry_run: bool, on: str | None) -> None:
+    """Supprime ce qui a dépassé la durée de conservation de sa convention, et le journalise."""
+    from datetime import date
+
+    from pipelines.retention import purge as run_purge
+    from recours.conventions import load_conventions
+
+    try:
+        today = date.fromisoformat(on) if on else date.today()
+    except ValueError:
+        raise click.BadParameter(
+            "date attendue au format AAAA-MM-JJ", param_hint="--date"
+        ) from None
+    report = run_purge(
+        Home(home),
+        load_conventions(conventions_dir),
+        today,
+        dry_run,
+        conventions_dir=conventions_dir,
+    )
+    verb = "serait supprimé" if dry_run else "supprimé"
+    for deletion in report.deletions:
+        console.print(f"{deletion.path} : {verb} — {deletion.why}", markup=False)
+    console.print(
+        f"{len(report.deletions)} élément(s), {thousands(report.bytes_freed)} octets"
+        + (" (simulation : rien n'a été supprimé)" if dry_run else ""),
+        markup=False,
+    )
+    if report.warehouse_removed:
+        console.print("Entrepôt " + ("à supprimer" if dry_run else "supprimé"), markup=False)
+    if report.recrossed_period:
+        console.print(f"Entrepôt reconstruit : période {report.recrossed_period}", markup=False)
+    elif report.rebuild_skipped:
+        console.print(f"Entrepôt non reconstruit : {report.rebuild_skipped}", markup=False)
+    if report.affected_publications:
+        periods = ", ".join(report.affected_publications)
+        console.print(f"Périodes publiées reposant sur ce qui est supprimé : {periods}")
+
+
+@cli.group()
+def keys() -> None:
+    """Clé de pseudonymisation : changement de clé."""
+
+
+@keys.command("rotate")
+@HOME_OPTION
+@CONVENTIONS_OPTION
+@click.option(
+    "--new-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Fichier de la nouvelle clé (hexadécimal, mode 0600) ; créé s'il n'existe pas.",
+)
+def keys_rotate(home: Path, conventions_dir: Path | None, new_key_file: Path) -> None:
+    """Repseudonymise toute la zone pseudonymisée sous une nouvelle clé, depuis landing/."""
+    from pipelines.keys import rotate
+    from pipelines.keys.keyfile import read_new_key
+
+    key_hex, created = read_new_key(new_key_file)
+    if created:
+        console.print(f"Nouvelle clé créée : {new_key_file} (mode 0600)", markup=False)
+    report = rotate(Home(home), conventions_dir, key_hex)
+    console.print(
+        f"{len(report.deliveries)} livraison(s) repseudonymisée(s) ; clé "
+        f"{', '.join(report.old_fingerprints) or '—'} → {report.new_fingerprint}",
+        markup=False,
+    )
+    if report.recrossed_period:
+        console.print(f"Entrepôt reconstruit : période {report.recrossed_period}", markup=False)
+    elif report.recross_skipped:
+        console.print(f"Entrepôt non reconstruit : {report.recross_skipped}", markup=False)
+    console.print(
+        f"Remplacer maintenant la clé en service par celle de {new_key_file} (Variable Airflow "
+        "recours_pseudo_key_secret, RECOURS_PSEUDO_KEY_FILE) avant la prochaine ingestion.",
         markup=False,
     )
 

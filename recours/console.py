@@ -109,6 +109,11 @@ def crossing_table(summary: dict) -> Table:
         f"{thousands(rows.get('indicateurs', 0))} lignes publiées dans indicateurs, "
         f"{thousands(rows.get('connus', 0))} dans connus ; part de lignes sous secret : "
         f"{percent(shares.get('indicateurs'))} (indicateurs), {percent(shares.get('connus'))} "
-        "(connus). Secret primaire seulement."
+        "(connus). Secret primaire et secondaire, audité"
+        + (
+            f" ({summary['secret']['verdict']})."
+            if summary.get("secret", {}).get("verdict")
+            else "."
+        )
     )
     return table

@@ -29,14 +29,16 @@ PERIOD = "2025-06"
 
 
 def units() -> IndicatorUnits:
+    # 31004 (12 people) is secret; 31025, in the same EPCI, is there so that the secondary
+    # secret finds its complement beside it rather than in the Toulouse communes queried below.
     frame = pl.DataFrame(
         {
-            "unite_id": [f"{number:064x}" for number in range(60)],
-            "code_commune": ["31555"] * 48 + ["31004"] * 12,
-            "tranche_age": ["25-34"] * 60,
-            "type_menage": ["personne_seule"] * 60,
-            "non_recours": [number % 3 == 0 for number in range(60)],
-            "connu": [number % 2 == 0 for number in range(60)],
+            "unite_id": [f"{number:064x}" for number in range(93)],
+            "code_commune": ["31555"] * 48 + ["31004"] * 12 + ["31025"] * 33,
+            "tranche_age": ["25-34"] * 93,
+            "type_menage": ["personne_seule"] * 93,
+            "non_recours": [number % 3 == 0 for number in range(93)],
+            "connu": [number % 2 == 0 for number in range(93)],
         }
     )
     return IndicatorUnits("rsa", ("25-34", "35-49"), ("personne_seule",), 11, frame)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -24,16 +25,21 @@ import polars as pl
 from pipelines.crossing import deliveries as deliveries_of
 from pipelines.crossing import warehouse
 from pipelines.crossing.indicators import Indicator, compute_units, load_catalogue, parameters_on
-from pipelines.publish.model import IndicatorUnits
+from pipelines.publish.model import IndicatorUnits, PublicationError
 from pipelines.publish.run import publish
 from recours import audit_log
+from recours.convention_events import record_convention_changes
 from recours.conventions import Convention, crossing_authorized, load_conventions
 from recours.errors import RecoursError
 from recours.home import Home
 from recours.schemas import load_schemas
 
 KNOWN_SOURCE = "cd31"  # every indicator's `connus` rows rest on the département's own file
-PROTECTION = "secret primaire seulement (règle 1) ; le secret secondaire n'est pas encore appliqué"
+DISCLOSURE_DIR = "divulgation"  # audit/divulgation/<period>.json|html: the DPO's restricted audit
+PROTECTION = (
+    "secret primaire et secondaire (règles 1 et 2), audité : aucun compte sous le seuil ne peut "
+    "être recalculé ni resserré sous la largeur de protection"
+)
 
 
 class PeriodError(RecoursError):
@@ -47,6 +53,7 @@ class CrossingSummary:
     skipped: dict[str, str] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     secret_share: dict[str, float] = field(default_factory=dict)
+    disclosure: dict[str, Any] = field(default_factory=dict)
     national_rates: dict[str, float | None] = field(default_factory=dict)
     linkage_moves: dict[str, int] = field(default_factory=dict)
 
@@ -91,6 +98,7 @@ def cross_and_publish(
             progress(label, done, 5)
 
     conventions = load_conventions(conventions_dir)
+    record_convention_changes(home.audit, conventions, conventions_dir, date.today())
     schemas = load_schemas()
     catalogue = load_catalogue()
     period = period or deliveries_of.latest_complete_period(home, sorted(conventions), schemas)
@@ -100,6 +108,7 @@ def cross_and_publish(
     usable = {
         c: d for c, d in chosen.items() if c in conventions and conventions[c].in_force(reference)
     }
+    deliveries_of.check_one_key(period, usable)  # pseudonyms of two keys never meet
     summary = CrossingSummary(period)
 
     step("entrepôt : appariement", 1)
@@ -130,11 +139,30 @@ def cross_and_publish(
     step("publication", 3)
     run_id = uuid.uuid4().hex[:12]
     metadata = metadata_rows(run_id, period, usable, summary, known_usable, conventions, catalogue)
-    published = publish(
-        home.published, period, computed, catalogue_rows(catalogue), metadata, quality
-    )
+    try:
+        published = publish(
+            home.published,
+            period,
+            computed,
+            catalogue_rows(catalogue),
+            metadata,
+            quality,
+            restricted_dir=home.audit / DISCLOSURE_DIR,
+            progress=(lambda message: progress(message, 3, 5)) if progress else None,
+        )
+    except PublicationError as exc:
+        audit_log.append_event(
+            home.audit,
+            "publication",
+            execution=run_id,
+            periode=period,
+            verdict="refusee",
+            motif=str(exc).splitlines()[0],
+        )
+        raise
     summary.rows = dict(published.rows)
     summary.secret_share = dict(published.secret_share)
+    summary.disclosure = dict(published.disclosure)
     summary.national_rates = national_rates(home.published, period)
     audit_log.append_event(
         home.audit,
@@ -148,6 +176,20 @@ def cross_and_publish(
         indicateurs_ignores=summary.skipped,
         lignes_publiees=summary.rows,
         protection=PROTECTION,
+    )
+    audit_log.append_event(
+        home.audit,
+        "publication",
+        execution=run_id,
+        periode=period,
+        verdict=published.disclosure["verdict"],
+        lignes_primaires=published.disclosure["lignes_primaires"],
+        lignes_secondaires=published.disclosure["lignes_secondaires"],
+        largeur_protection=published.disclosure["largeur_protection"],
+        audit_restreint=[
+            str(Path(path).relative_to(home.root))
+            for path in published.disclosure["audit_restreint"]
+        ],
     )
     step("terminé", 5)
     return summary
@@ -261,5 +303,6 @@ def summary_dict(summary: CrossingSummary) -> dict:
         "indicateurs_ignores": summary.skipped,
         "lignes_publiees": summary.rows,
         "part_secret": summary.secret_share,
+        "secret": {k: v for k, v in summary.disclosure.items() if k != "audit_restreint"},
         "taux_departement": summary.national_rates,
     }

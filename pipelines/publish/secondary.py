@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from anonymization.disclosure import Interval, audit
+from anonymization.disclosure import Interval, audit, separable_parts
 from pipelines.publish.attacker_view import CONNUS_KEY, ROW_KEY, AttackerView, Group, build_view
 from pipelines.publish.model import ENSEMBLE, PublicationError
 from pipelines.publish.protection import Protection
@@ -236,15 +236,15 @@ def protect(
     # Rounds decide on the linear relaxation (fast); the gate then solves the exact integer
     # bounds, and when integrality narrows a count further, the rounds go on in integers.
     rounds, integer, spent = 0, False, {"secret_secondaire": 0.0, "audit": 0.0}
+    settled: set[tuple] = set()  # parts already audited safe, by content
     while True:
         rounds += 1
         step = time.perf_counter()
         view = view_now()
         required = requirements(view, indicateurs, connus, primary, thresholds, width)
-        result = audit(view.system, sensitive=required, integer=integer)
+        blocking = _audit_changed_parts(view, required, integer, settled)
         spent["secret_secondaire"] += time.perf_counter() - step
         intervals: dict[str, Interval] | None = None
-        blocking = dict(result.blocking)
         if not blocking:
             intervals, blocking = _gate(view, required, spent)
             if not blocking:
@@ -279,6 +279,36 @@ def protect(
         rounds=rounds,
         seconds={step: round(value, 3) for step, value in spent.items()},
     )
+
+
+def _audit_changed_parts(
+    view: AttackerView, required: Mapping[str, int], integer: bool | str, settled: set[tuple]
+) -> dict[str, Interval]:
+    """The blocking cells of the round, auditing only the parts that changed.
+
+    A part is fixed by its withheld cells and their bounds (published values never change
+    between rounds, and the relations are those of the grid), so a part found safe in an earlier
+    round and untouched since is safe still: most of the département is settled after the first
+    round, and later rounds only re-solve the few parts that received complements.
+    """
+    blocking: dict[str, Interval] = {}
+    for part in separable_parts(view.system):
+        withheld = [cell for cell in part.cells if cell.value is None]
+        need = {cell.name: required[cell.name] for cell in withheld if cell.name in required}
+        if not need:
+            continue
+        signature = (
+            integer,
+            tuple(sorted((cell.name, cell.lower) for cell in withheld)),
+            tuple(sorted(need.items())),
+        )
+        if signature in settled:
+            continue
+        result = audit(part, sensitive=need, integer=integer)
+        if result.passed:
+            settled.add(signature)
+        blocking.update(result.blocking)
+    return blocking
 
 
 def _gate(

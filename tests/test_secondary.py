@@ -269,6 +269,7 @@ def test_restricted_audit_lists_every_secret_row_with_reason_and_intervals(tmp_p
     ]
     population = commune_row["comptes"]["population"]
     assert population["largeur_requise"] == 5 and not population["bloquant"]
+    assert population["methode"] == "bornes exactes en nombres entiers"
     low, high = population["intervalle"]
     assert high - low >= 5
     assert facts["part_secret_par_niveau"]["essai"]["commune"] == pytest.approx(

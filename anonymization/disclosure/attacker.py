@@ -189,7 +189,7 @@ def _part_mode(integer: IntegerMode, cells: int, milp_max_cells: int | None) -> 
     return integer
 
 
-def _rounded(interval: Interval) -> Interval:
+def rounded_to_integers(interval: Interval) -> Interval:
     """Counts are whole numbers: an LP interval [2.5, 7.5] is [3, 7] for the attacker."""
     low = math.ceil(interval.low - _tol(interval.low))
     high = (
@@ -235,7 +235,7 @@ def attack(
             attacker.spread()
         for column, name in targets:
             interval = attacker.interval(column)
-            result[name] = _rounded(interval) if mode != integer else interval
+            result[name] = rounded_to_integers(interval) if mode != integer else interval
     return result
 
 
@@ -321,7 +321,7 @@ def audit(
                 high = attacker.bound(column, True)
                 interval = _as_interval(low, high, mode)
             if mode != integer:
-                interval = _rounded(interval)
+                interval = rounded_to_integers(interval)
             result.intervals[name] = interval
             if interval.width < width:
                 result.blocking[name] = interval

@@ -24,6 +24,11 @@ from anonymization.disclosure import Interval
 from pipelines.publish.secondary import SecretPattern
 
 CONFORME, REFUSEE = "conforme", "refusee"
+# How each interval was obtained (see anonymization.disclosure.attacker and secondary._gate).
+METHODS = {
+    "entiers": "bornes exactes en nombres entiers",
+    "relaxation": "relaxation linéaire arrondie aux entiers (borne extérieure)",
+}
 COUNT_KEYS = {
     "P": "population",
     "N": "non_recours",
@@ -66,6 +71,7 @@ def audit_facts(period: str, pattern: SecretPattern) -> dict[str, Any]:
         for count, name in cells.items():
             counts[COUNT_KEYS[count]] = {
                 "intervalle": _interval(pattern.intervals.get(name)),
+                "methode": METHODS.get(getattr(pattern.intervals.get(name), "method", None)),
                 "publie": name not in pattern.intervals,
                 "largeur_requise": pattern.required.get(name),
                 "bloquant": name in pattern.blocking,
@@ -142,7 +148,8 @@ def _show(count: dict[str, Any]) -> str:
     if count["publie"]:
         return "publié"
     low, high = count["intervalle"]
-    return f"[{low} ; {'∞' if high is None else high}]"
+    shown = f"[{low} ; {'∞' if high is None else high}]"
+    return shown if count["methode"] == METHODS["entiers"] else f"{shown}*"
 
 
 CSS = """
@@ -187,8 +194,10 @@ def render_html(facts: dict[str, Any]) -> str:
     parts.append(
         "<h2>Lignes sous secret</h2><p>Intervalle : ce qu'un attaquant qui détient toute la "
         "publication de la période déduit du compte (programmation linéaire en nombres entiers, "
-        "HiGHS). « publié » : le compte est lisible ailleurs (par exemple le non-recours d'une "
-        "ligne de <code>connus</code> est celui de <code>indicateurs</code>).</p>"
+        "HiGHS). * : relaxation linéaire arrondie aux entiers, une borne extérieure (comptes "
+        "sans largeur exigée, ou très grands sous-systèmes). « publié » : le compte est lisible "
+        "ailleurs (le non-recours d'une ligne de <code>connus</code> est celui de "
+        "<code>indicateurs</code>).</p>"
     )
     header = (
         "<tr><th>table</th><th>indicateur</th><th>niveau</th><th>territoire</th>"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import polars as pl
 
 from anonymization.disclosure import Interval
 from pipelines.publish.secondary import SecretPattern
+from recours.atomic import write_text_atomically
 
 CONFORME, REFUSEE = "conforme", "refusee"
 # How each interval was obtained (see anonymization.disclosure.attacker and secondary._gate).
@@ -121,13 +121,6 @@ def disclosure_summary(pattern: SecretPattern, files: tuple[Path, ...]) -> dict[
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.chmod(temporary, 0o600)
-    temporary.replace(path)
-
-
 def write_restricted_audit(
     directory: Path, period: str, pattern: SecretPattern
 ) -> tuple[Path, Path]:
@@ -135,8 +128,8 @@ def write_restricted_audit(
     directory.mkdir(parents=True, exist_ok=True)
     facts = audit_facts(period, pattern)
     json_path, html_path = directory / f"{period}.json", directory / f"{period}.html"
-    _atomic_write(json_path, json.dumps(facts, ensure_ascii=False, indent=1) + "\n")
-    _atomic_write(html_path, render_html(facts))
+    write_text_atomically(json_path, json.dumps(facts, ensure_ascii=False, indent=1) + "\n", 0o600)
+    write_text_atomically(html_path, render_html(facts), 0o600)
     return json_path, html_path
 
 

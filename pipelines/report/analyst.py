@@ -15,9 +15,7 @@ Haute-Garonne.
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -33,6 +31,7 @@ from pipelines.report.model import (
     Publication,
     load,
 )
+from recours.atomic import write_text_atomically
 
 STYLESHEET = Path(__file__).resolve().parent / "rapport.css"
 MEASURES = (
@@ -571,13 +570,7 @@ def build_report(published_dir: Path, period: str | None = None) -> Path:
     """
     publication = load(Path(published_dir), period)
     target = publication.folder / report_name(publication.period)
-    temporary = publication.folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        temporary.write_text(render_html(publication), encoding="utf-8")
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+    return write_text_atomically(target, render_html(publication))
 
 
 def time_report(published_dir: Path, period: str | None = None) -> tuple[Path, float]:

@@ -13,9 +13,6 @@ secret row with empty counts. Each file is written aside and moved into place.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +20,7 @@ import polars as pl
 from pipelines.publish.export import french_csv
 from pipelines.report import context, french
 from pipelines.report.model import Publication, load
+from recours.atomic import write_atomically
 from recours.query import data_dictionary
 
 LEVELS = ("departement", "epci", "commune")
@@ -37,16 +35,6 @@ SECRET_RULE = (
 
 def export_folder(published_dir: Path, period: str) -> Path:
     return Path(published_dir) / "exports" / period
-
-
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 def frames(publication: Publication) -> dict[str, pl.DataFrame]:
@@ -73,10 +61,14 @@ def write_exports(published_dir: Path, period: str | None = None) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for stem, frame in frames(publication).items():
-        written.append(_atomic(folder / f"{stem}.csv", lambda p, f=frame: french_csv(f, p)))
-        written.append(_atomic(folder / f"{stem}.parquet", lambda p, f=frame: f.write_parquet(p)))
+        written.append(
+            write_atomically(folder / f"{stem}.csv", lambda p, f=frame: french_csv(f, p))
+        )
+        written.append(
+            write_atomically(folder / f"{stem}.parquet", lambda p, f=frame: f.write_parquet(p))
+        )
     workbook = folder / f"recours_{publication.period}.xlsx"
-    written.append(_atomic(workbook, lambda p: write_workbook(publication, p)))
+    written.append(write_atomically(workbook, lambda p: write_workbook(publication, p)))
     return written
 
 

@@ -6,10 +6,10 @@ tampered with. One HTML page, self-contained and printable, and the same facts a
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
+from recours.atomic import write_text_atomically
 from recours.dpo.facts import REPORT_HTML, REPORT_JSON, gather_facts, previous_anchor
 from recours.dpo.html import render_html, render_json
 from recours.errors import RecoursError
@@ -22,13 +22,6 @@ class DpoReportError(RecoursError):
     """The report cannot be written (no home folder, audit folder not writable)."""
 
 
-def _replace(path: Path, text: str) -> None:
-    """Write beside, then rename: a reader never sees half a report."""
-    partial = path.with_name(path.name + ".part")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
-
-
 def write_dpo_report(home: Path, conventions_dir: Path | None, today: date) -> tuple[Path, Path]:
     """Write ``<home>/audit/rapport_dpo.html`` and ``rapport_dpo.json``; return both paths."""
     if not home.is_dir():
@@ -38,8 +31,8 @@ def write_dpo_report(home: Path, conventions_dir: Path | None, today: date) -> t
     try:
         audit.mkdir(parents=True, exist_ok=True)
         html, data = audit / REPORT_HTML, audit / REPORT_JSON
-        _replace(html, render_html(facts))
-        _replace(data, render_json(facts))
+        write_text_atomically(html, render_html(facts))
+        write_text_atomically(data, render_json(facts))
     except OSError as exc:
         raise DpoReportError(
             f"impossible d'écrire le rapport dans {audit} ({type(exc).__name__})"

@@ -22,15 +22,11 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.crossing.indicators import AGE_BANDS, HOUSEHOLD_TYPES
+from pipelines.publish.aggregate import EXCLUSIONS
+from pipelines.publish.model import ENSEMBLE
 from pipelines.report import cells, context, french, maps
-from pipelines.report.model import (
-    AGE_BANDS,
-    ENSEMBLE,
-    HOUSEHOLD_LABELS,
-    HOUSEHOLD_TYPES,
-    Publication,
-    load,
-)
+from pipelines.report.model import HOUSEHOLD_LABELS, Publication, load
 from recours.atomic import write_text_atomically
 
 STYLESHEET = Path(__file__).resolve().parent / "rapport.css"
@@ -45,12 +41,8 @@ MEASURES = (
     ("liees_traits", "liées par les traits"),
     ("non_liees", "non liées"),
 )
-UNIT_MEASURES = {
-    "unites_hors_departement": "résidence hors Haute-Garonne",
-    "unites_commune_inconnue": "commune de résidence inconnue",
-    "unites_tranche_age_hors_grille": "tranche d'âge hors de la grille",
-    "unites_type_menage_hors_grille": "type de ménage hors de la grille",
-}
+# The publication's own reasons for leaving a unit out of the grid (``qualite``: unites_<reason>).
+UNIT_MEASURES = {f"unites_{reason}": label for reason, label in EXCLUSIONS.items()}
 
 
 def report_name(period: str) -> str:

@@ -18,14 +18,6 @@ from recours.query import DATABASE, QueryError, connect
 
 # The catalogue's order (INDICATORS.md); an indicator not listed here comes after, by name.
 ORDER = ("rsa", "prime_activite", "aspa", "css_rsa", "css_bas_revenus", "demandeurs_sans_revenu")
-ENSEMBLE = "ensemble"
-AGE_BANDS = ("0-17", "18-24", "25-34", "35-49", "50-64", "65-74", "75+")
-HOUSEHOLD_TYPES = (
-    "personne_seule",
-    "famille_monoparentale",
-    "couple_sans_enfant",
-    "couple_avec_enfants",
-)
 HOUSEHOLD_LABELS = {
     "ensemble": "Ensemble",
     "personne_seule": "Personne seule",

@@ -78,13 +78,12 @@ de `published/recours.duckdb` seul : ce rapport ne peut rien montrer que la publ
 
 def run_report(period: str) -> dict[str, Any]:
     """The analysts' report and exports of the period just published (paths only)."""
-    from pipelines.report import build_report, write_exports
+    from pipelines.report import report_and_exports
     from recours.home import Home
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
     with fail_without_retry_on_recours_error():
-        report = build_report(home.published, period)
-        exports = write_exports(home.published, period)
+        report, exports = report_and_exports(home.published, period)
     return {"rapport": str(report), "exports": len(exports)}
 
 

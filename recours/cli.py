@@ -122,10 +122,9 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
     restricted = crossing.disclosure.get("audit_restreint", [])
     if restricted:
         console.print(f"Audit restreint du secret (DPO) : {restricted[-1]}", markup=False)
-    from pipelines.report import build_report, write_exports
+    from pipelines.report import report_and_exports
 
-    report = build_report(Home(home).published, crossing.period)
-    write_exports(Home(home).published, crossing.period)
+    report, _ = report_and_exports(Home(home).published, crossing.period)
     console.print(f"Rapport des analystes : {report}", markup=False)
 
 
@@ -166,11 +165,9 @@ def query(home: Path, fmt: str, out: Path | None, sql: str) -> None:
 )
 def rapport(home: Path, period: str | None) -> None:
     """Écrit le rapport HTML des analystes et les exports (published/ seul)."""
-    from pipelines.report import build_report, write_exports
+    from pipelines.report import report_and_exports
 
-    published = Home(home).published
-    report = build_report(published, period)
-    exports = write_exports(published, period)
+    report, exports = report_and_exports(Home(home).published, period)
     console.print(f"Rapport : {report}", markup=False)
     console.print(
         f"Exports ({len(exports)} fichiers) : {exports[0].parent}"

@@ -22,7 +22,7 @@ cell as soon as two feasible points prove it wide enough.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,9 +87,10 @@ def _snap(value: float) -> float:
 class _PartAttacker:
     """Bounds the cells of one compiled part, remembering every feasible point it meets."""
 
-    def __init__(self, model: LinearModel, integer: IntegerMode) -> None:
+    def __init__(self, model: LinearModel, integer: IntegerMode, relaxed: bool = False) -> None:
         self.model = model
         self.integer = integer
+        self.relaxed = relaxed  # integers asked for, LP used (part too large for MILPs)
         self.lp = make_lp_solver(model) if integer is not True else None
         n = len(model.names)
         # Coordinate-wise extremes over the feasible points seen so far (integral points only
@@ -167,6 +168,10 @@ class _PartAttacker:
             return float(m.upper[column])
         return self._solve(column, maximise)
 
+    def reported(self, interval: Interval) -> Interval:
+        """What the caller gets: a relaxed part's LP interval rounded to whole numbers."""
+        return rounded_to_integers(interval) if self.relaxed else interval
+
     def interval(self, column: int) -> Interval:
         return _as_interval(self.bound(column, False), self.bound(column, True), self.integer)
 
@@ -223,20 +228,30 @@ def attack(
     system.check_published()
     wanted = None if cells is None else set(cells)
     result: dict[str, Interval] = {}
+    for attacker, targets in _attackers(system, wanted, integer, milp_max_cells):
+        for column, name in targets:
+            result[name] = attacker.reported(attacker.interval(column))
+    return result
+
+
+def _attackers(
+    system: System,
+    wanted: Collection[str] | None,
+    integer: IntegerMode,
+    milp_max_cells: int | None,
+) -> Iterator[tuple[_PartAttacker, list[tuple[int, str]]]]:
+    """One attacker per separable part that holds a wanted withheld cell (all when ``None``),
+    with the (column, name) of those cells; parts above ``milp_max_cells`` are relaxed."""
     for part in separable_parts(system):
         names = [c.name for c in part.cells if c.value is None]
         targets = [(i, n) for i, n in enumerate(names) if wanted is None or n in wanted]
         if not targets:
             continue
-        model = compile_system(part, names)
         mode = _part_mode(integer, len(names), milp_max_cells)
-        attacker = _PartAttacker(model, mode)
+        attacker = _PartAttacker(compile_system(part, names), mode, relaxed=mode != integer)
         if len(targets) > 2:
             attacker.spread()
-        for column, name in targets:
-            interval = attacker.interval(column)
-            result[name] = rounded_to_integers(interval) if mode != integer else interval
-    return result
+        yield attacker, targets
 
 
 @dataclass
@@ -296,16 +311,7 @@ def audit(
             result.blocking[name] = Interval(value, value)
             result.intervals[name] = Interval(value, value)
 
-    for part in separable_parts(system):
-        names = [c.name for c in part.cells if c.value is None]
-        targets = [(i, n) for i, n in enumerate(names) if n in required]
-        if not targets:
-            continue
-        model = compile_system(part, names)
-        mode = _part_mode(integer, len(names), milp_max_cells)
-        attacker = _PartAttacker(model, mode)
-        if len(targets) > 2:
-            attacker.spread()
+    for attacker, targets in _attackers(system, required, integer, milp_max_cells):
         for column, name in targets:
             width = required[name]
             if exact:
@@ -319,9 +325,8 @@ def audit(
                     result.safe[name] = _seen(attacker, column)
                     continue
                 high = attacker.bound(column, True)
-                interval = _as_interval(low, high, mode)
-            if mode != integer:
-                interval = rounded_to_integers(interval)
+                interval = _as_interval(low, high, attacker.integer)
+            interval = attacker.reported(interval)
             result.intervals[name] = interval
             if interval.width < width:
                 result.blocking[name] = interval

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from anonymization.disclosure import attack
 from pipelines.publish.aggregate import aggregate
 from pipelines.publish.attacker_view import build_view
-from pipelines.publish.model import IndicatorUnits, PublicationError
+from pipelines.publish.model import UNIT_COLUMNS, IndicatorUnits, PublicationError
 from pipelines.publish.protection import Protection, Relation, load_protection
 from pipelines.publish.restricted_audit import audit_facts, write_restricted_audit
 from pipelines.publish.secondary import check_gate, protect
@@ -57,17 +57,7 @@ def units(
                     "connu": n % 3 == 0,
                 }
             )
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "unite_id": pl.String,
-            "code_commune": pl.String,
-            "tranche_age": pl.String,
-            "type_menage": pl.String,
-            "non_recours": pl.Boolean,
-            "connu": pl.Boolean,
-        },
-    )
+    frame = pl.DataFrame(rows, schema=UNIT_COLUMNS)
     return IndicatorUnits(indicator, bands, (), T, frame)
 
 

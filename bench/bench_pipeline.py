@@ -98,14 +98,17 @@ def linkage_quality(home: Path) -> None:
     import duckdb
 
     from pipelines.crossing.deliveries import for_period
+    from pipelines.crossing.linkage import Source, link
     from recours.home import Home
     from recours.schemas import load_schemas
     from recours.synth.scoring import score, truth_of_records
 
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
-    liens = con.sql("select * from liens").pl()
-    con.close()
     chosen = for_period(Home(home), _period(home), load_schemas())
+    # the algorithm on all five sources at once (the pipeline links only authorized crossings)
+    con = duckdb.connect()
+    link(con, "essai", [Source(c, d.parquet) for c, d in sorted(chosen.items())])
+    liens = con.sql("select rid, source, personne_id, lien from liens").pl()
+    con.close()
     truth = truth_of_records(home, {c: d.parquet for c, d in chosen.items()})
     result = score(liens, truth)
     print(
@@ -176,6 +179,7 @@ def main() -> None:
         "import pipelines.publish.run; t = time.perf_counter(); "
         f"s = cross_and_publish(Home(Path({str(home)!r}))); "
         "print(json.dumps({'seconds': time.perf_counter() - t, 'moves': s.linkage_moves, "
+        "'stages': s.seconds, 'crossings': s.crossings, "
         "'rows': s.rows, 'secret': s.secret_share, 'rates': s.national_rates, "
         "'disclosure': s.disclosure}))"
     )
@@ -185,6 +189,16 @@ def main() -> None:
         f"croisement et publication : {seconds:.1f} s (dont {result['seconds']:.1f} s de travail), "
         f"pic {peak:,.0f} Mo (cible : < 30 s, < 4 096 Mo)"
     )
+    stages = ", ".join(f"{name} {value:.1f} s" for name, value in result["stages"].items())
+    print(f"  étapes : {stages}")
+    print("  croisements (conventions liées, enregistrements liés par paire et par niveau) :")
+    for crossing in result["crossings"]:
+        print(f"    {crossing['croisement']:<28} {', '.join(crossing['indicateurs'])}")
+        for pair in crossing["paires_liees"]:
+            print(
+                f"      {pair['source']:>9} ↔ {pair['autre_source']:<9} {pair['lien']:<7} "
+                f"{pair['enregistrements']:>9,}"
+            )
     print(f"  passes d'appariement (groupes déplacés) : {result['moves']}")
     print(f"  lignes publiées : {result['rows']} ; part sous secret : {result['secret']}")
     disclosure = result["disclosure"]

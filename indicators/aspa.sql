@@ -9,9 +9,9 @@
 --   - sinon : sa propre pension < aspa_plafond_seul.
 --   Âge à R ; pension et ASPA telles que les donne l'extraction CARSAT (pension sans l'ASPA).
 -- Grain : une ligne par personne de la population cible (unite_id = personne_id).
--- Sources : table carsat (convention carsatmp) ; table caf (convention caf31) pour le conjoint
---   et le foyer, par la relation partagée membres_caf ; table cd31 (convention cd31), pour
---   « connu des services sociaux » seulement (relation personnes_connues) ; relation
+-- Sources : table carsatmp (convention carsatmp) ; table caf31 (convention caf31) pour le
+--   conjoint et le foyer, par la relation partagée membres_caf ; table cd31 (convention cd31),
+--   pour « connu des services sociaux » seulement (relation personnes_connues) ; relation
 --   tranches_age.
 -- Paramètres : $aspa_plafond_seul, $aspa_plafond_couple ; $reference (date de référence R) par
 --   les relations partagées.
@@ -23,7 +23,7 @@ with
 
 lignes_carsat as (
     select personne_id, pension, aspa, code_commune, age
-    from carsat
+    from carsatmp
 ),
 
 adultes_caf as (

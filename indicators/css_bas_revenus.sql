@@ -10,8 +10,8 @@
 --   Plafond : css_plafond_1_personne à css_plafond_4_personnes, puis
 --   + css_plafond_personne_supplementaire par personne au-delà de quatre.
 -- Grain : une ligne par personne de la population cible (unite_id = personne_id).
--- Sources : table caf (convention caf31), par les relations partagées membres_caf et
---   foyers_caf ; table cpam (convention cpam31), par la relation css_ouvertes ; table cd31
+-- Sources : table caf31 (convention caf31), par les relations partagées membres_caf et
+--   foyers_caf ; table cpam31 (convention cpam31), par la relation css_ouvertes ; table cd31
 --   (convention cd31), pour « connu des services sociaux » seulement (relation
 --   personnes_connues).
 -- Paramètres : $css_plafond_1_personne, $css_plafond_2_personnes, $css_plafond_3_personnes,

@@ -6,8 +6,8 @@
 --   à R à la CPAM (date_debut_droit ≤ R ≤ date_fin_droit, quelle que soit la commune de la
 --   ligne CPAM). Les foyers au RSA ont droit à la CSS sans participation.
 -- Grain : une ligne par personne de la population cible (unite_id = personne_id).
--- Sources : table caf (convention caf31), par les relations partagées membres_caf et
---   foyers_caf ; table cpam (convention cpam31), par la relation css_ouvertes ; table cd31
+-- Sources : table caf31 (convention caf31), par les relations partagées membres_caf et
+--   foyers_caf ; table cpam31 (convention cpam31), par la relation css_ouvertes ; table cd31
 --   (convention cd31), pour « connu des services sociaux » seulement (relation
 --   personnes_connues).
 -- Paramètres : aucun ici ; $reference (date de référence R) par les relations partagées.

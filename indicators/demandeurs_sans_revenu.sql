@@ -6,7 +6,7 @@
 --   la population cible — et, parmi eux, ceux qui ne sont adulte (ALL ou CJT) d'aucun foyer CAF,
 --   où qu'il réside, percevant le RSA (DROITRSA = O) ou la prime d'activité (DROITPPA = O).
 -- Grain : une ligne par personne de la population cible (unite_id = personne_id).
--- Sources : table ft (convention ftocc) ; table caf (convention caf31), par la relation
+-- Sources : table ftocc (convention ftocc) ; table caf31 (convention caf31), par la relation
 --   partagée membres_caf ; table cd31 (convention cd31), pour « connu des services sociaux »
 --   seulement (relation personnes_connues) ; relation tranches_age.
 -- Paramètres : $reference (date de référence R).
@@ -18,7 +18,7 @@ with
 
 lignes_ft as (
     select personne_id, categorie, indemnisation, date_inscription, code_commune, age
-    from ft
+    from ftocc
 ),
 
 membres as (

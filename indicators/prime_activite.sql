@@ -7,9 +7,9 @@
 --           − max(ressources mensuelles + FL(base), base × c)
 --   (base = prime_activite_base, part = prime_activite_part_revenus, FL déduit car MTAL > 0).
 -- Grain : une ligne par foyer CAF de la population cible (unite_id = foyer_id).
--- Sources : table caf (convention caf31), par les relations partagées foyers_caf (composition,
---   coefficient c, type de ménage, forfait logement) et foyers_connus ; table cd31 (convention
---   cd31), pour « connu des services sociaux » seulement (relation foyers_connus).
+-- Sources : table caf31 (convention caf31), par les relations partagées foyers_caf
+--   (composition, coefficient c, type de ménage, forfait logement) et foyers_connus ; table
+--   cd31 (convention cd31), pour « connu des services sociaux » seulement (relation foyers_connus).
 -- Paramètres : $prime_activite_base, $prime_activite_part_revenus, $prime_activite_minimum ;
 --   $reference (date de référence R) par les relations partagées.
 -- Calcul exact : tous les montants sont des DECIMAL. Les ressources mensuelles (RESSTRIM / 3)

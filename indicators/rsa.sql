@@ -5,7 +5,7 @@
 --   ou foyer avec enfants à charge, DROITAAH = N, et ressources mensuelles (RESSTRIM / 3)
 --   strictement inférieures à rsa_base × c − FL(rsa_base), FL étant déduit quand MTAL > 0.
 -- Grain : une ligne par foyer CAF de la population cible (unite_id = foyer_id).
--- Sources : table caf (convention caf31), par les relations partagées foyers_caf (composition,
+-- Sources : table caf31 (convention caf31), par les relations partagées foyers_caf (composition,
 --   coefficient c, type de ménage, forfait logement) et foyers_connus ; table cd31 (convention
 --   cd31), pour « connu des services sociaux » seulement (relation foyers_connus).
 -- Paramètres : $rsa_base ; $reference (date de référence R) par les relations partagées.

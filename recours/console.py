@@ -99,8 +99,12 @@ def crossing_table(summary: dict) -> Table:
     for header in ("indicateur", "état", "taux de non-recours présumé (département)"):
         table.add_column(header, overflow="fold")
     rates = summary.get("taux_departement", {})
+    no_connus = summary.get("connus_ignores", {})
     for indicator in summary.get("indicateurs_calcules", []):
-        table.add_row(indicator, "calculé", percent(rates.get(indicator)))
+        state = "calculé"
+        if indicator in no_connus:
+            state += f" ; table connus non publiée : {no_connus[indicator]}"
+        table.add_row(indicator, state, percent(rates.get(indicator)))
     for indicator, reason in summary.get("indicateurs_ignores", {}).items():
         table.add_row(indicator, f"ignoré : {reason}", "—")
     rows = summary.get("lignes_publiees", {})

@@ -7,6 +7,7 @@ synthetic generator, so adding a partner needs a schema file and a convention fi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -134,12 +135,26 @@ def load_schema(path: Path) -> Schema:
         raise SchemaError(f"{path.name} : schéma invalide\n{exc}") from exc
 
 
-def load_schemas(directory: Path = REPO_SCHEMAS) -> dict[str, Schema]:
-    """All schemas of a folder, by id (``<convention>_<dataset>``)."""
-    schemas = {}
-    for path in sorted(directory.glob("*.yaml")):
-        schema = load_schema(path)
-        if path.stem != schema.id:
-            raise SchemaError(f"{path.name} : le fichier doit s'appeler {schema.id}.yaml")
-        schemas[schema.id] = schema
+def schema_dirs(conventions_dir: Path | None = None) -> list[Path]:
+    """Where the file designs are: the repository's ``schemas/``, plus the ``schemas/`` folder
+    beside a conventions folder given with ``--conventions``, where a partner added outside the
+    repository brings its own design (a new source is files alone)."""
+    folders = [REPO_SCHEMAS]
+    if conventions_dir is not None and (Path(conventions_dir) / "schemas").is_dir():
+        folders.append(Path(conventions_dir) / "schemas")
+    return folders
+
+
+def load_schemas(directory: Path | Sequence[Path] = REPO_SCHEMAS) -> dict[str, Schema]:
+    """All schemas of a folder (or of several), by id (``<convention>_<dataset>``)."""
+    folders = [directory] if isinstance(directory, Path) else list(directory)
+    schemas: dict[str, Schema] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.yaml")):
+            schema = load_schema(path)
+            if path.stem != schema.id:
+                raise SchemaError(f"{path.name} : le fichier doit s'appeler {schema.id}.yaml")
+            if schema.id in schemas:
+                raise SchemaError(f"{path} : le schéma {schema.id} est déjà défini ailleurs")
+            schemas[schema.id] = schema
     return schemas

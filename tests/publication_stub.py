@@ -42,11 +42,14 @@ class Publication:
 class PublicationStub:
     calls: list[Publication] = field(default_factory=list)
 
-    def publish(self, published_dir, period, indicators, catalogue, metadata, quality, **_):
+    def publish(self, published_dir, period, indicators, catalogue, metadata, quality, **options):
         self.calls.append(
             Publication(period, {u.indicator: u.units for u in indicators}, list(quality))
         )
-        return _Published()
+        published = _Published()
+        if options.get("before_install"):  # the crossing journals it there, as for real
+            options["before_install"](published)
+        return published
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> PublicationStub:
         monkeypatch.setattr(crossing_run, "publish", self.publish)

@@ -39,15 +39,15 @@ CATALOGUE = load_catalogue()
 PARAMETERS = parameters_on(R)
 
 TABLES = {
-    "caf": "personne_id VARCHAR, foyer_id VARCHAR, qualite VARCHAR, nbenfcharge INTEGER, "
+    "caf31": "personne_id VARCHAR, foyer_id VARCHAR, qualite VARCHAR, nbenfcharge INTEGER, "
     "resstrim DECIMAL(18,2), revacttrim DECIMAL(18,2), mtal DECIMAL(18,2), droitrsa VARCHAR, "
     "droitppa VARCHAR, droitaah VARCHAR, code_commune VARCHAR, age INTEGER",
-    "cpam": "personne_id VARCHAR, type_css VARCHAR, date_debut_droit DATE, "
+    "cpam31": "personne_id VARCHAR, type_css VARCHAR, date_debut_droit DATE, "
     "date_fin_droit DATE, code_commune VARCHAR",
-    "carsat": "personne_id VARCHAR, pension DECIMAL(18,2), aspa VARCHAR, code_commune VARCHAR, "
+    "carsatmp": "personne_id VARCHAR, pension DECIMAL(18,2), aspa VARCHAR, code_commune VARCHAR, "
     "age INTEGER",
-    "ft": "personne_id VARCHAR, categorie VARCHAR, indemnisation VARCHAR, date_inscription DATE, "
-    "code_commune VARCHAR, age INTEGER",
+    "ftocc": "personne_id VARCHAR, categorie VARCHAR, indemnisation VARCHAR, "
+    "date_inscription DATE, code_commune VARCHAR, age INTEGER",
     "cd31": "personne_id VARCHAR, date_dernier_contact DATE, code_commune VARCHAR",
 }
 
@@ -124,7 +124,7 @@ COMPOSITIONS = [
 
 @pytest.mark.parametrize(("adults", "children", "c", "kind"), COMPOSITIONS)
 def test_scale_coefficient_and_household_type(adults, children, c, kind):
-    con = warehouse(caf=composition("F", adults, children))
+    con = warehouse(caf31=composition("F", adults, children))
     row = detail(con, "rsa")["F"]
     assert row["coefficient"] == D(c)
     assert row["type_menage"] == kind
@@ -144,7 +144,7 @@ def test_scale_coefficient_and_household_type(adults, children, c, kind):
     ],
 )
 def test_forfait_logement_is_exact(adults, children, forfait):
-    con = warehouse(caf=composition("F", adults, children, mtal="150"))
+    con = warehouse(caf31=composition("F", adults, children, mtal="150"))
     assert detail(con, "rsa")["F"]["forfait_logement"] == D(forfait)
 
 
@@ -165,7 +165,7 @@ def test_forfait_logement_is_exact(adults, children, forfait):
 )
 def test_rsa_threshold_is_strict(adults, children, mtal, below, at_or_above):
     con = warehouse(
-        caf=composition("IN", adults, children, mtal=mtal, resstrim=below)
+        caf31=composition("IN", adults, children, mtal=mtal, resstrim=below)
         + composition("OUT", adults, children, mtal=mtal, resstrim=at_or_above)
     )
     assert set(units(con, "rsa")) == {"IN"}
@@ -173,14 +173,14 @@ def test_rsa_threshold_is_strict(adults, children, mtal, below, at_or_above):
 
 def test_rsa_threshold_equal_is_out():
     # 3 × 646.52 = 1 939.56 exactly: RESSTRIM / 3 = 646.52 is not < 646.52
-    con = warehouse(caf=composition("F", 1, 0, resstrim="1939.56"))
+    con = warehouse(caf31=composition("F", 1, 0, resstrim="1939.56"))
     assert units(con, "rsa") == {}
 
 
 def test_rsa_children_count_is_nbenfcharge_and_aut_never_counts():
     # ALL + AUT + two ENF lines, NBENFCHARGE = 1: one adult, one child, c = 1.5
     con = warehouse(
-        caf=foyer(
+        caf31=foyer(
             "F", ("a", "ALL", 40), ("b", "AUT", 70), ("c", "ENF", 22), ("d", "ENF", 8), enfants=1
         )
     )
@@ -191,13 +191,13 @@ def test_rsa_children_count_is_nbenfcharge_and_aut_never_counts():
 
 
 def test_rsa_excludes_aah():
-    con = warehouse(caf=composition("AAH", 1, 0, aah="O") + composition("SANS", 1, 0))
+    con = warehouse(caf31=composition("AAH", 1, 0, aah="O") + composition("SANS", 1, 0))
     assert set(units(con, "rsa")) == {"SANS"}
 
 
 def test_rsa_under_25_needs_children():
     con = warehouse(
-        caf=foyer("24-SEUL", ("a", "ALL", 24))
+        caf31=foyer("24-SEUL", ("a", "ALL", 24))
         + foyer("24-PARENT", ("b", "ALL", 24), ("c", "ENF", 1), enfants=1)
         + foyer("25-SEUL", ("d", "ALL", 25))
     )
@@ -209,7 +209,7 @@ def test_rsa_under_25_needs_children():
 
 def test_rsa_non_take_up_is_droitrsa_n_and_territory_is_the_allocataires():
     con = warehouse(
-        caf=composition("PERCU", 1, 0, rsa="O")
+        caf31=composition("PERCU", 1, 0, rsa="O")
         + composition("NON", 1, 0)
         # outside 31: returned as given, the publication leaves it out and counts it
         + composition("AILLEURS", 1, 0, commune="09122")
@@ -221,7 +221,7 @@ def test_rsa_non_take_up_is_droitrsa_n_and_territory_is_the_allocataires():
 
 
 def test_household_band_is_the_allocataires():
-    con = warehouse(caf=foyer("F", ("a", "ALL", 67), ("b", "CJT", 40)))
+    con = warehouse(caf31=foyer("F", ("a", "ALL", 67), ("b", "CJT", 40)))
     assert units(con, "rsa")["F"]["tranche_age"] == "65-74"
 
 
@@ -233,7 +233,7 @@ def test_prime_activite_worked_example():
     # PA = 633.21 × 1 + 0.5985 × 1 000 − max(1 000 + FL, 633.21)
     #    = 633.21 + 598.50 − (1 000 + 75.9852)         [FL = 12 % × 633.21 = 75.9852]
     #    = 155.7248, so 3 × PA = 467.1744 ≥ 3 × 15
-    con = warehouse(caf=composition("F", 1, 0, mtal="200", resstrim="3000", revacttrim="3000"))
+    con = warehouse(caf31=composition("F", 1, 0, mtal="200", resstrim="3000", revacttrim="3000"))
     row = detail(con, "prime_activite")["F"]
     assert row["forfait_logement"] == D("75.9852")
     assert row["prime_trimestrielle"] == D("467.1744")
@@ -248,7 +248,7 @@ def test_prime_activite_minimum_is_inclusive():
     # RESSTRIM = 2 230.93: 3 × PA = 44.99 → PA < 15, out
     fields = {"mtal": "200", "revacttrim": "1009.60"}
     con = warehouse(
-        caf=composition("IN", 1, 0, resstrim="2230.92", **fields)
+        caf31=composition("IN", 1, 0, resstrim="2230.92", **fields)
         + composition("OUT", 1, 0, resstrim="2230.93", **fields)
     )
     rows = detail(con, "prime_activite")
@@ -259,7 +259,7 @@ def test_prime_activite_minimum_is_inclusive():
 def test_prime_activite_conditions():
     earnings = {"resstrim": "3000", "revacttrim": "3000"}
     con = warehouse(
-        caf=composition("SANS-AL", 1, 0, mtal="0", **earnings)
+        caf31=composition("SANS-AL", 1, 0, mtal="0", **earnings)
         + composition("SANS-REVENU", 1, 0, mtal="200", resstrim="300")
         + foyer("MINEUR", ("m", "ALL", 17), mtal="200", **earnings)
         + foyer("MAJEUR", ("n", "ALL", 18), mtal="200", ppa="O", **earnings)
@@ -279,7 +279,7 @@ def retraite(pid: str, pension: str, age: int, aspa: str = "0", commune: str = "
 
 def test_aspa_single_ceiling_is_strict_and_age_65():
     con = warehouse(
-        carsat=[
+        carsatmp=[
             retraite("sous", "1034.27", 70),  # < 1 034.28: in
             retraite("egal", "1034.28", 70),  # not < 1 034.28: out
             retraite("64ans", "500", 64),  # under 65: out
@@ -298,8 +298,8 @@ def test_aspa_spouse_absent_from_carsat_counts_zero():
     # couple at the CAF, only "lui" at the CARSAT: 1 200 + 0 = 1 200 < 1 605.73, in
     # (alone, 1 200 would not be under the single ceiling of 1 034.28)
     con = warehouse(
-        caf=foyer("F", ("lui", "ALL", 70), ("elle", "CJT", 68)),
-        carsat=[retraite("lui", "1200", 70)],
+        caf31=foyer("F", ("lui", "ALL", 70), ("elle", "CJT", 68)),
+        carsatmp=[retraite("lui", "1200", 70)],
     )
     row = detail(con, "aspa")["lui"]
     assert (row["en_couple"], row["pension_retenue"], row["plafond"]) == (
@@ -313,9 +313,9 @@ def test_aspa_spouse_under_65_still_counts():
     # the spouse, 60, is not a unit (under 65) but their pension counts:
     # 1 105.72 + 500 = 1 605.72 < 1 605.73: in ; 1 105.73 + 500 = 1 605.73: out
     con = warehouse(
-        caf=foyer("F1", ("in", "ALL", 70), ("conj1", "CJT", 60))
+        caf31=foyer("F1", ("in", "ALL", 70), ("conj1", "CJT", 60))
         + foyer("F2", ("out", "ALL", 70), ("conj2", "CJT", 60)),
-        carsat=[
+        carsatmp=[
             retraite("in", "1105.72", 70),
             retraite("conj1", "500", 60),
             retraite("out", "1105.73", 70),
@@ -330,8 +330,8 @@ def test_aspa_spouse_under_65_still_counts():
 def test_aspa_child_of_a_household_is_not_in_a_couple():
     # an ENF line is never an adult: her own pension against the single ceiling
     con = warehouse(
-        caf=foyer("F", ("fils", "ALL", 45), ("mere", "AUT", 80)),
-        carsat=[retraite("mere", "1100", 80)],
+        caf31=foyer("F", ("fils", "ALL", 45), ("mere", "AUT", 80)),
+        carsatmp=[retraite("mere", "1100", 80)],
     )
     assert units(con, "aspa") == {}
 
@@ -351,7 +351,7 @@ def test_aspa_child_of_a_household_is_not_in_a_couple():
 )
 def test_css_ceiling_per_household_size_is_inclusive(adults, children, ceiling, quarter):
     con = warehouse(
-        caf=composition("IN", adults, children, resstrim=quarter)
+        caf31=composition("IN", adults, children, resstrim=quarter)
         + composition("OUT", adults, children, resstrim=str(D(quarter) + D("0.01")))
     )
     rows = detail(con, "css_bas_revenus")
@@ -365,7 +365,7 @@ def test_css_persons_count_nbenfcharge_never_aut():
     # ALL + AUT + ENF (not dependent any more), NBENFCHARGE = 0: 1 person, ceiling 13 957;
     # the AUT and ENF members are units all the same
     con = warehouse(
-        caf=foyer("F", ("a", "ALL", 50), ("b", "AUT", 80), ("c", "ENF", 21), resstrim="3489.25")
+        caf31=foyer("F", ("a", "ALL", 50), ("b", "AUT", 80), ("c", "ENF", 21), resstrim="3489.25")
     )
     rows = detail(con, "css_bas_revenus")
     assert set(rows) == {"a", "b", "c"}
@@ -375,7 +375,7 @@ def test_css_persons_count_nbenfcharge_never_aut():
 
 def test_css_rsa_and_bas_revenus_split_on_droitrsa():
     con = warehouse(
-        caf=composition("RSA", 1, 1, rsa="O") + composition("BAS", 1, 1, resstrim="100")
+        caf31=composition("RSA", 1, 1, rsa="O") + composition("BAS", 1, 1, resstrim="100")
     )
     assert {row["foyer_id"] for row in detail(con, "css_rsa").values()} == {"RSA"}
     assert {row["foyer_id"] for row in detail(con, "css_bas_revenus").values()} == {"BAS"}
@@ -388,8 +388,8 @@ def test_css_open_at_r_whatever_its_commune():
         for p in ("debut", "fin", "finie", "future", "rien", "ailleurs")
     ]
     con = warehouse(
-        caf=foyer("F", *members, rsa="O"),
-        cpam=[
+        caf31=foyer("F", *members, rsa="O"),
+        cpam31=[
             ("debut", "GRATUITE", R, R + 364 * day, "31555"),  # starts on R: open
             ("fin", "GRATUITE", R - 364 * day, R, "31555"),  # ends on R: open
             ("finie", "GRATUITE", R - 365 * day, R - day, "31555"),  # ended R − 1: not open
@@ -410,7 +410,7 @@ def test_css_open_at_r_whatever_its_commune():
 
 def test_css_person_takes_household_type_and_territory_own_age():
     con = warehouse(
-        caf=foyer(
+        caf31=foyer(
             "F", ("mere", "ALL", 35), ("fille", "ENF", 9), enfants=1, rsa="O", commune="31069"
         )
     )
@@ -428,7 +428,7 @@ def test_css_person_takes_household_type_and_territory_own_age():
 def test_css_person_in_two_households_counted_once():
     # a child in alternating residence is on both parents' lines: one unit
     con = warehouse(
-        caf=foyer("F1", ("p1", "ALL", 40), ("enfant", "ENF", 8), enfants=1, rsa="O")
+        caf31=foyer("F1", ("p1", "ALL", 40), ("enfant", "ENF", 8), enfants=1, rsa="O")
         + foyer("F2", ("p2", "ALL", 41), ("enfant", "ENF", 8), enfants=1, rsa="O")
     )
     got = detail(con, "css_rsa")
@@ -457,13 +457,13 @@ def demandeur(
     ],
 )
 def test_registration_three_months_edge(reference, inside, outside):
-    con = warehouse(ft=[demandeur("in", inside), demandeur("out", outside)])
+    con = warehouse(ftocc=[demandeur("in", inside), demandeur("out", outside)])
     assert set(units(con, "demandeurs_sans_revenu", reference)) == {"in"}
 
 
 def test_job_seeker_conditions():
     con = warehouse(
-        ft=[
+        ftocc=[
             demandeur("a"),
             demandeur("b", categorie="B"),
             demandeur("c", categorie="C"),  # category C: out
@@ -480,8 +480,8 @@ def test_job_seeker_conditions():
 
 def test_job_seeker_with_rsa_or_ppa_as_adult_of_any_household():
     con = warehouse(
-        ft=[demandeur(p) for p in ("conjoint_ppa", "enfant_rsa", "allocataire_sans")],
-        caf=foyer("F1", ("x", "ALL", 45), ("conjoint_ppa", "CJT", 44), ppa="O", commune="09122")
+        ftocc=[demandeur(p) for p in ("conjoint_ppa", "enfant_rsa", "allocataire_sans")],
+        caf31=foyer("F1", ("x", "ALL", 45), ("conjoint_ppa", "CJT", 44), ppa="O", commune="09122")
         + foyer("F2", ("y", "ALL", 60), ("enfant_rsa", "ENF", 30), rsa="O")
         + foyer("F3", ("allocataire_sans", "ALL", 40)),
     )
@@ -501,7 +501,7 @@ def contact(pid: str, day: date) -> tuple:
 def test_known_24_months_edge_and_household_extension():
     # R − 24 months = 2023-06-30: a contact that day is too old, the day after counts
     con = warehouse(
-        caf=composition("ANCIEN", 1, 0)
+        caf31=composition("ANCIEN", 1, 0)
         + composition("RECENT", 1, 0)
         + foyer("PAR-ENFANT", ("p", "ALL", 40), ("e", "ENF", 19), enfants=1),
         cd31=[
@@ -516,14 +516,14 @@ def test_known_24_months_edge_and_household_extension():
 
 def test_person_known_through_any_member_of_their_caf_household():
     con = warehouse(
-        caf=foyer("F", ("lui", "ALL", 70), ("elle", "CJT", 68), ("fils", "ENF", 30), rsa="O")
+        caf31=foyer("F", ("lui", "ALL", 70), ("elle", "CJT", 68), ("fils", "ENF", 30), rsa="O")
         + foyer("G", ("z", "ALL", 40), ("w", "CJT", 40)),
-        carsat=[
+        carsatmp=[
             retraite("lui", "400", 70),
             retraite("elle", "300", 68),
             retraite("isole", "9", 90),
         ],
-        ft=[demandeur("fils"), demandeur("seul")],
+        ftocc=[demandeur("fils"), demandeur("seul")],
         cd31=[
             contact("elle", date(2024, 2, 1)),  # reaches her husband and her son
             contact("w", date(2025, 6, 1)),  # reaches z, who is in no population
@@ -547,7 +547,7 @@ def test_person_known_through_any_member_of_their_caf_household():
 
 
 def test_known_is_false_without_cd31_and_leaves_no_table_behind():
-    con = warehouse(caf=composition("F", 1, 0), without=("cd31",))
+    con = warehouse(caf31=composition("F", 1, 0), without=("cd31",))
     assert units(con, "rsa")["F"]["connu"] is False
     with pytest.raises(duckdb.CatalogException):
         con.execute("select * from cd31")
@@ -559,12 +559,12 @@ def test_known_is_false_without_cd31_and_leaves_no_table_behind():
 def everything() -> duckdb.DuckDBPyConnection:
     """One unit of every indicator."""
     return warehouse(
-        caf=composition("RSA", 2, 1, rsa="O")
+        caf31=composition("RSA", 2, 1, rsa="O")
         + composition("PA", 1, 0, mtal="200", resstrim="3000", revacttrim="3000")
         + composition("BAS", 1, 0, resstrim="100"),
-        cpam=[("BAS-all", "PARTICIPATION", R, R, "31555")],
-        carsat=[retraite("vieux", "600", 80)],
-        ft=[demandeur("chomeur")],
+        cpam31=[("BAS-all", "PARTICIPATION", R, R, "31555")],
+        carsatmp=[retraite("vieux", "600", 80)],
+        ftocc=[demandeur("chomeur")],
         cd31=[contact("RSA-enf0", date(2025, 6, 30))],
     )
 
@@ -595,7 +595,7 @@ def test_missing_parameter_is_refused_in_french():
 
 
 def test_missing_source_table_is_named():
-    con = warehouse(without=("cpam",))
+    con = warehouse(without=("cpam31",))
     with pytest.raises(IndicatorError, match="css_rsa.sql"):
         compute_units(con, CATALOGUE["css_rsa"], R, PARAMETERS)
 
@@ -766,7 +766,7 @@ def test_age_bands_cover_every_age_exactly_once():
 
 def test_caf_members_quality_rank_adult_and_own_band():
     con = warehouse(
-        caf=foyer("F", ("a", "ALL", 17), ("b", "CJT", 18), ("c", "ENF", 75), ("d", "AUT", None))
+        caf31=foyer("F", ("a", "ALL", 17), ("b", "CJT", 18), ("c", "ENF", 75), ("d", "AUT", None))
         + foyer("SANS_ALL", ("e", "CJT", 40))
     )
     relation = compute_shared(con, "membres_caf", R, PARAMETERS)
@@ -785,7 +785,7 @@ def test_caf_households_composition_scale_and_type(adults, children, c, kind):
     # an ENF line beyond NBENFCHARGE and an AUT line never count
     extra = [("X-enf-majeur", "ENF", 22), ("X-aut", "AUT", 50)]
     lines = composition("X", adults, children, mtal="1") + foyer("X", *extra, enfants=children)
-    row = shared_rows(warehouse(caf=lines), "foyers_caf", "foyer_id")["X"]
+    row = shared_rows(warehouse(caf31=lines), "foyers_caf", "foyer_id")["X"]
     assert (row["adultes"], row["enfants"], row["personnes"]) == (
         adults,
         children,
@@ -803,7 +803,7 @@ def test_caf_households_composition_scale_and_type(adults, children, c, kind):
 
 def test_caf_households_fields_come_from_the_allocataire_and_need_one():
     con = warehouse(
-        caf=foyer("F", ("b", "ALL", 30), ("a", "ALL", 60), commune="31069")
+        caf31=foyer("F", ("b", "ALL", 30), ("a", "ALL", 60), commune="31069")
         + foyer("F", ("c", "CJT", 30), commune="31555")
         + foyer("SANS_ALL", ("d", "CJT", 40))
         + composition("SANS_AL", 1, 0)  # MTAL = 0: no forfait logement
@@ -819,7 +819,7 @@ def test_caf_households_fields_come_from_the_allocataire_and_need_one():
 def test_known_people_and_households():
     # R − 24 months = 2023-06-30: a contact that day is too old, the day after counts
     con = warehouse(
-        caf=composition("F", 2, 1)
+        caf31=composition("F", 2, 1)
         + foyer("G", ("F-enf0", "ALL", 19))  # the child's other household
         + foyer("SANS_ALL", ("s", "ENF", 3), ("t", "AUT", 50))
         + composition("OLD", 1, 0),
@@ -844,13 +844,13 @@ def test_known_people_and_households():
 
 
 def test_known_people_without_cd31_is_empty():
-    con = warehouse(caf=composition("F", 1, 0), without=("cd31",))
+    con = warehouse(caf31=composition("F", 1, 0), without=("cd31",))
     assert shared_rows(con, "personnes_connues", "personne_id") == {}
 
 
 def test_open_css_at_r_whatever_its_commune():
     con = warehouse(
-        cpam=[
+        cpam31=[
             ("a", "SANS_PARTICIPATION", date(2025, 1, 1), R, "75056"),
             ("b", "PARTICIPATION", R, date(2026, 1, 1), "31555"),
             ("c", "PARTICIPATION", date(2024, 1, 1), date(2025, 6, 29), "31555"),
@@ -878,7 +878,7 @@ def test_shared_tables_are_dropped_after_each_computation(indicator):
 
 
 def test_shared_tables_are_dropped_after_an_error():
-    con = warehouse(without=("cpam",))
+    con = warehouse(without=("cpam31",))
     with pytest.raises(IndicatorError, match="css_rsa.sql.*css_ouvertes.sql"):
         compute_units(con, CATALOGUE["css_rsa"], R, PARAMETERS)
     assert temporary_tables(con) == []

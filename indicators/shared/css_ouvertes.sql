@@ -5,7 +5,7 @@
 --   (date_debut_droit ≤ R ≤ date_fin_droit), avec ou sans participation, quelle que soit la
 --   commune de la ligne CPAM.
 -- Grain : une ligne par personne (personne_id).
--- Sources : table cpam (convention cpam31).
+-- Sources : table cpam31 (convention cpam31).
 -- Paramètres : $reference (date de référence R).
 
 with
@@ -14,7 +14,7 @@ with
 
 lignes_cpam as (
     select personne_id, date_debut_droit, date_fin_droit
-    from cpam
+    from cpam31
 ),
 
 parametres as (

@@ -18,7 +18,7 @@
 --   Un foyer sans ligne ALL ne peut être rattaché ni à un âge, ni à une commune, ni à des
 --   champs de foyer : il n'est pas dans cette relation.
 -- Grain : une ligne par foyer CAF ayant une ligne ALL (foyer_id).
--- Sources : relation partagée membres_caf (table caf, convention caf31).
+-- Sources : relation partagée membres_caf (table caf31, convention caf31).
 -- Paramètres : aucun.
 
 with

@@ -4,7 +4,7 @@
 --   contact récent avec les services sociaux du Département (relation contacts_recents), que le
 --   foyer ait ou non une ligne ALL.
 -- Grain : une ligne par foyer CAF connu (foyer_id).
--- Sources : relations partagées membres_caf (table caf, convention caf31) et contacts_recents
+-- Sources : relations partagées membres_caf (table caf31, convention caf31) et contacts_recents
 --   (table cd31, convention cd31).
 -- Paramètres : aucun (la date R est celle de contacts_recents).
 

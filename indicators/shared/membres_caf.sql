@@ -1,6 +1,6 @@
 -- Relation partagée membres_caf : les membres des foyers CAF, leur qualité et leur tranche d'âge.
 --
--- Calcule : chaque ligne de la table caf (une personne membre d'un foyer), avec
+-- Calcule : chaque ligne de la table caf31 (une personne membre d'un foyer), avec
 --   - adulte : QUALITE ALL ou CJT (les lignes ENF et AUT ne sont jamais des adultes) ;
 --   - rang_qualite : 1 ALL, 2 CJT, 3 ENF, 4 AUT (l'ordre qui choisit le foyer d'une personne
 --     présente dans plusieurs foyers : la qualité la plus forte d'abord) ;
@@ -8,9 +8,9 @@
 --   Les champs du foyer (NBENFCHARGE, ressources, droits, commune) sont tels que la CAF les
 --   répète sur la ligne de chaque membre ; ceux qui font foi pour le foyer sont ceux de la ligne
 --   de l'allocataire (relation foyers_caf).
--- Grain : une ligne par ligne de la table caf (personne × foyer), y compris les foyers sans
+-- Grain : une ligne par ligne de la table caf31 (personne × foyer), y compris les foyers sans
 --   ligne ALL.
--- Sources : table caf (convention caf31) ; relation partagée tranches_age.
+-- Sources : table caf31 (convention caf31) ; relation partagée tranches_age.
 -- Paramètres : aucun.
 
 with
@@ -21,7 +21,7 @@ lignes_caf as (
     -- une ligne par membre de foyer ; les champs du foyer sont répétés sur chaque ligne
     select personne_id, foyer_id, qualite, nbenfcharge, resstrim, revacttrim, mtal, droitrsa,
         droitppa, droitaah, code_commune, age
-    from caf
+    from caf31
 ),
 
 tranches as (

@@ -7,7 +7,7 @@
 --   mère peut orienter l'enfant. Une personne de plusieurs foyers est connue si l'un d'eux l'est.
 -- Grain : une ligne par personne connue (personne_id).
 -- Sources : relations partagées contacts_recents (table cd31, convention cd31), membres_caf et
---   foyers_connus (table caf, convention caf31).
+--   foyers_connus (table caf31, convention caf31).
 -- Paramètres : aucun (la date R est celle de contacts_recents).
 
 with

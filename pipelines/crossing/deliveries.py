@@ -88,7 +88,7 @@ def for_period(home: Home, period: str, schemas: dict[str, Schema]) -> dict[str,
     """Convention id → the delivery the period uses (conventions with none are absent)."""
     chosen: dict[str, Delivery] = {}
     for delivery in accepted(home):
-        if period in periods_served(delivery, schemas):
+        if delivery.schema_id in schemas and period in periods_served(delivery, schemas):
             current = chosen.get(delivery.convention)
             if current is None or delivery.extraction >= current.extraction:
                 chosen[delivery.convention] = delivery
@@ -107,19 +107,10 @@ def check_one_key(period: str, chosen: dict[str, Delivery]) -> str | None:
     return next(iter(fingerprints), None)
 
 
-def latest_complete_period(home: Home, conventions: list[str], schemas: dict[str, Schema]) -> str:
-    """The latest period for which every convention has a delivery (the default of a run)."""
-    served: dict[str, set[str]] = {c: set() for c in conventions}
+def served_periods(home: Home, schemas: dict[str, Schema]) -> set[str]:
+    """Every period some accepted delivery serves (the candidates for a default period)."""
+    served: set[str] = set()
     for delivery in accepted(home):
-        if delivery.convention in served:
-            served[delivery.convention] |= periods_served(delivery, schemas)
-    missing = sorted(c for c, periods in served.items() if not periods)
-    if missing:
-        raise NoPeriodError(
-            f"aucune livraison acceptée pour : {', '.join(missing)} ; préciser --period pour "
-            "publier ce qui peut l'être"
-        )
-    common = set.intersection(*served.values()) if served else set()
-    if not common:
-        raise NoPeriodError("aucun mois n'a une livraison de chaque convention ; préciser --period")
-    return max(common)
+        if delivery.schema_id in schemas:
+            served |= periods_served(delivery, schemas)
+    return served

@@ -41,6 +41,8 @@ from pydantic import (
     model_validator,
 )
 
+from pipelines.crossing.needs import KNOWN_SOURCE  # cd31: ``connu`` only, never in ``sources``
+from pipelines.crossing.sources import source_tables
 from recours.errors import RecoursError
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 
@@ -68,16 +70,6 @@ UNIT_COLUMNS = {
     "non_recours": "BOOLEAN",
     "connu": "BOOLEAN",
 }
-# Warehouse table of each convention: a catalogue names conventions, the SQL names tables.
-SOURCE_TABLES = {
-    "caf31": "caf",
-    "cpam31": "cpam",
-    "carsatmp": "carsat",
-    "ftocc": "ft",
-    "cd31": "cd31",
-}
-# Every indicator uses it for ``connu`` only, so it is optional and not listed in ``sources``.
-KNOWN_SOURCE = "cd31"
 _KNOWN_TABLE_COLUMNS = "personne_id VARCHAR, date_dernier_contact DATE, code_commune VARCHAR"
 # Lines every SQL header must hold, so that an analyst knows what a file does before reading it.
 HEADER_KEYS = ("Calcule", "Grain", "Sources")
@@ -458,7 +450,7 @@ def _load_shared(
         if not re.fullmatch(r"[a-z][a-z0-9_]*", path.stem):
             problems.append(f"{where} : nom de fichier invalide (minuscules, chiffres, _ et .sql)")
             continue
-        if path.stem in SOURCE_TABLES.values() or path.stem == REFERENCE:
+        if path.stem in source_tables() or path.stem == REFERENCE:
             problems.append(f"{where} : nom réservé à une table de l'entrepôt")
             continue
         messages, reads = _sql_problems(path, parameter_names, names)
@@ -784,14 +776,14 @@ def _known_or_empty(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     temporary table stands in while the query runs: ``connu`` is then FALSE for every unit and
     each SQL file stays one plain query. It is dropped at once, so that it can never hide a
     ``cd31`` table created later in the same connection."""
-    if _table_exists(con, SOURCE_TABLES[KNOWN_SOURCE]):
+    if _table_exists(con, KNOWN_SOURCE):
         yield
         return
-    con.execute(f"create temp table {SOURCE_TABLES[KNOWN_SOURCE]} ({_KNOWN_TABLE_COLUMNS})")
+    con.execute(f"create temp table {KNOWN_SOURCE} ({_KNOWN_TABLE_COLUMNS})")
     try:
         yield
     finally:
-        con.execute(f"drop table if exists temp.{SOURCE_TABLES[KNOWN_SOURCE]}")
+        con.execute(f"drop table if exists temp.{KNOWN_SOURCE}")
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -800,11 +792,13 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     found = con.execute(
         """
         select count(*) from (
-            select database_name, table_name as name from duckdb_tables()
+            select database_name, schema_name, table_name as name from duckdb_tables()
             union all
-            select database_name, view_name from duckdb_views() where not internal
+            select database_name, schema_name, view_name from duckdb_views() where not internal
         )
-        where lower(name) = lower(?) and database_name in (current_database(), 'temp')
+        where lower(name) = lower(?)
+            and (database_name = 'temp'
+                 or (database_name = current_database() and schema_name = current_schema()))
         """,
         [name],
     ).fetchall()  # fetch to the end: DuckDB refuses new work while a result is unfinished

@@ -36,13 +36,21 @@ def sql(name: str) -> str:
     return (SQL / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int]:
-    """Create ``liens(rid, source, personne_id, lien)``, ``liens_paires`` (counts per pair of
-    sources and tier) and ``identites_inutilisables``; return the moves made by each pass.
+def link(con: duckdb.DuckDBPyConnection, crossing: str, sources: list[Source]) -> dict[str, int]:
+    """Link the records of one crossing's ``sources``, and no other: create the temporary
+    ``liens(rid, source, ligne_source, personne_id, lien)``, where person ids are derived under
+    the crossing's label so that ids of two crossings cannot be joined, and the linkage
+    measures of this crossing (``liens_paires``, ``liens_sources``, ``identites_inutilisables``:
+    counts only); return the moves made by each pass.
 
     Keys are ``<pass>:<pseudonym>``; passes run in the order of their names (``t1``, ``t2``…),
-    most specific first, as ingest names them.
+    most specific first, as ingest names them. A key held by one source only can never merge
+    two clusters (``sql/passe_appariement.sql`` wants it held once by each of its sources and by
+    two clusters at least), so such keys are left out before the passes.
     """
+    if not sources:
+        raise ValueError(f"croisement {crossing} sans source")
+    create_measures(con)
     selects = []
     for source in sources:
         columns = set(con.read_parquet(str(source.parquet)).columns)
@@ -51,15 +59,15 @@ def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int
         keys = "cles_appariement" if "cles_appariement" in columns else "[]::varchar[]"
         selects.append(
             f"select '{source.convention}:' || ligne_source as rid, '{source.convention}' "
-            f"as source, {nir} as nir, {traits} as traits, {keys} as cles "
+            f"as source, ligne_source, {nir} as nir, {traits} as traits, {keys} as cles "
             f"from read_parquet('{source.parquet}')"
         )
     con.execute("create or replace temp table brut as " + " union all ".join(selects))
-    con.execute("create or replace temp table enregistrements as select rid, source, nir from brut")
     con.execute(
-        "create or replace temp table cles as select rid, split_part(cle, ':', 1) as passe, cle "
-        "from (select rid, unnest(cles) as cle from brut)"
+        "create or replace temp table enregistrements as "
+        "select rid, source, ligne_source, nir from brut"
     )
+    con.execute(sql("cles"))
     con.execute(
         "create or replace temp table grappes as select rid, case "
         "when nir is not null then 'a:' || nir when traits is not null then 'b:' || traits "
@@ -80,11 +88,16 @@ def link(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> dict[str, int
                 "where grappes.grappe = deplacements.ancienne"
             )
             con.unregister("deplacements")
-    con.execute("create or replace table liens as " + sql("liens"))
-    con.execute("create or replace table liens_paires as " + sql("liens_paires"))
-    con.execute(
-        "create or replace table identites_inutilisables as select source, count(*) as n "
-        "from grappes inner join enregistrements using (rid) where grappe like 'c:%' group by 1"
-    )
+    label = {"croisement": crossing}
+    con.execute("create or replace temp table liens as " + sql("liens"), label)
+    con.execute("insert into liens_paires " + sql("liens_paires"), label)
+    con.execute("insert into liens_sources " + sql("liens_sources"), label)
+    con.execute("insert into identites_inutilisables " + sql("identites_inutilisables"), label)
     con.execute("drop table brut; drop table cles; drop table grappes; drop table enregistrements")
     return moves
+
+
+def create_measures(con: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse's linkage measures, filled crossing by crossing by ``link``: counts of
+    records only, never a record, so that a DPO can see which conventions were linked."""
+    con.execute(sql("mesures_appariement"))

@@ -1,21 +1,22 @@
 """Crossing and publication of a period: warehouse → indicators → published/.
 
-For a period P (by default the latest for which every convention has a delivery): the
-deliveries it uses, the conventions in force at R, the warehouse (linkage and one table per
-partner), then each indicator of the catalogue — computed only when every convention it uses
-has a delivery, is in force at R and authorizes the crossing with the others; otherwise it is
-skipped and ``metadonnees`` says why — and the publication. The same functions run under
-Airflow (``dags/crossing.py``) and from ``recours run``.
+For a period P (by default the latest for which at least one indicator can be computed): the
+deliveries it uses, the conventions in force at R, the plan of crossings (``plan.py``: an
+indicator is computed only when every convention it uses has a delivery, is in force at R and
+authorizes the crossing with the others; its ``connus`` rows only when ``cd31`` can be crossed
+with them too; otherwise they are skipped and ``metadonnees`` says why), the warehouse (one
+linkage and one set of tables per crossing), the indicators, and the publication. The same
+functions run under Airflow (``dags/crossing.py``) and from ``recours run``.
 """
 
 from __future__ import annotations
 
 import calendar
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,24 @@ import polars as pl
 
 from pipelines.crossing import deliveries as deliveries_of
 from pipelines.crossing import warehouse
-from pipelines.crossing.indicators import Indicator, compute_units, load_catalogue, parameters_on
+from pipelines.crossing.indicators import (
+    KNOWN_SOURCE,
+    Indicator,
+    ParametersNotInForce,
+    compute_units,
+    load_catalogue,
+    parameters_on,
+)
+from pipelines.crossing.plan import Plan, plan
 from pipelines.publish.model import IndicatorUnits, PublicationError
-from pipelines.publish.run import publish
+from pipelines.publish.run import PublicationSummary, publish
 from recours import audit_log
 from recours.convention_events import record_convention_changes
-from recours.conventions import Convention, crossing_authorized, load_conventions
+from recours.conventions import Convention, load_conventions
 from recours.errors import RecoursError
 from recours.home import Home
-from recours.schemas import load_schemas
+from recours.schemas import load_schemas, schema_dirs
 
-KNOWN_SOURCE = "cd31"  # every indicator's `connus` rows rest on the département's own file
 DISCLOSURE_DIR = "divulgation"  # audit/divulgation/<period>.json|html: the DPO's restricted audit
 PROTECTION = (
     "secret primaire et secondaire (règles 1 et 2), audité : aucun compte sous le seuil ne peut "
@@ -55,7 +63,10 @@ class CrossingSummary:
     secret_share: dict[str, float] = field(default_factory=dict)
     disclosure: dict[str, Any] = field(default_factory=dict)
     national_rates: dict[str, float | None] = field(default_factory=dict)
-    linkage_moves: dict[str, int] = field(default_factory=dict)
+    linkage_moves: dict[str, dict[str, int]] = field(default_factory=dict)  # crossing -> moves
+    connus_skipped: dict[str, str] = field(default_factory=dict)  # indicator -> why
+    crossings: list[dict] = field(default_factory=list)  # evidence(): what was linked
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time (the bench's)
 
 
 def reference_date(period: str) -> date:
@@ -66,79 +77,114 @@ def reference_date(period: str) -> date:
         raise PeriodError(f"période « {period} » invalide : attendu AAAA-MM") from None
 
 
-def why_not(
-    indicator: Indicator,
-    reference: date,
-    conventions: dict[str, Convention],
-    chosen: dict[str, deliveries_of.Delivery],
-) -> str | None:
-    """Why an indicator cannot be computed for the period (None when it can)."""
-    for source in indicator.sources:
-        convention = conventions.get(source)
-        if convention is None:
-            return f"convention {source} absente"
-        if not convention.in_force(reference):
-            return f"convention {source} pas en vigueur au {reference:%d/%m/%Y}"
-        if source not in chosen:
-            return f"aucune livraison acceptée de {source} pour la période"
-    for first, second in combinations(indicator.sources, 2):
-        if not crossing_authorized(conventions[first], conventions[second]):
-            return f"croisement {first} × {second} non autorisé par les deux conventions"
-    return None
-
-
 def cross_and_publish(
     home: Home,
     period: str | None = None,
     conventions_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    indicators_dir: Path | None = None,
 ) -> CrossingSummary:
+    """Cross and publish ``period`` (default: see ``default_period``). ``indicators_dir`` names
+    another indicator catalogue than the repository's (a test, or an indicator under review)."""
+
     def step(label: str, done: int) -> None:
         if progress:
             progress(label, done, 5)
 
     conventions = load_conventions(conventions_dir)
     record_convention_changes(home.audit, conventions, conventions_dir, date.today())
-    schemas = load_schemas()
-    catalogue = load_catalogue()
-    period = period or deliveries_of.latest_complete_period(home, sorted(conventions), schemas)
+    schemas = load_schemas(schema_dirs(conventions_dir))
+    catalogue = load_catalogue(indicators_dir)
+    if period is None:
+        period = default_period(home, catalogue, conventions, schemas, conventions_dir)
     reference = reference_date(period)
-    parameters = parameters_on(reference)  # refuses periods before the parameters' validity
-    chosen = deliveries_of.for_period(home, period, schemas)
-    usable = {
-        c: d for c, d in chosen.items() if c in conventions and conventions[c].in_force(reference)
-    }
+    # refuses periods before the parameters' validity
+    parameters = parameters_on(reference, indicators_dir)
+    usable = usable_deliveries(home, period, conventions, schemas)
     deliveries_of.check_one_key(period, usable)  # pseudonyms of two keys never meet
+    crossings = plan(catalogue, reference, conventions, usable, conventions_dir)
+    if not crossings.crossings:
+        raise NothingToCrossError(period, crossings.skipped)
     summary = CrossingSummary(period)
+    summary.skipped = dict(crossings.skipped)
+    summary.connus_skipped = dict(crossings.connus_skipped)
 
     step("entrepôt : appariement", 1)
-    summary.linkage_moves = warehouse.build(home, reference, usable)
-    known_usable = KNOWN_SOURCE in usable
+    started = time.perf_counter()
+    summary.linkage_moves = warehouse.build(
+        home, reference, usable, crossings.crossings, conventions_dir
+    )
+    summary.seconds["entrepot"] = time.perf_counter() - started
     step("indicateurs", 2)
+    started = time.perf_counter()
     computed: list[IndicatorUnits] = []
     con = warehouse.connect(home)
     try:
-        for indicator in catalogue.values():
-            reason = why_not(indicator, reference, conventions, usable)
-            if reason is not None:
-                summary.skipped[indicator.id] = reason
-                continue
-            units = compute_units(con, indicator, reference, parameters).pl()
-            sources = [*indicator.sources, *([KNOWN_SOURCE] if known_usable else [])]
-            threshold = max(conventions[s].publication_threshold for s in sources)
-            computed.append(
-                IndicatorUnits(
-                    indicator.id, indicator.age_bands, indicator.household_types, threshold, units
+        for crossing in crossings.crossings:
+            warehouse.use_crossing(con, crossing)
+            for indicator_id in crossing.indicators:
+                indicator = catalogue[indicator_id]
+                units = compute_units(con, indicator, reference, parameters).pl()
+                threshold = max(conventions[s].publication_threshold for s in crossing.sources)
+                computed.append(
+                    IndicatorUnits(
+                        indicator.id,
+                        indicator.age_bands,
+                        indicator.household_types,
+                        threshold,
+                        units,
+                        known=KNOWN_SOURCE in crossing.sources,
+                    )
                 )
-            )
-            summary.computed.append(indicator.id)
-        quality = quality_rows(con, period, usable)
+        done = {units.indicator for units in computed}
+        summary.computed = [i for i in catalogue if i in done]  # catalogue order
+        con.execute("reset search_path")
+        linked = linked_pairs(con)
+        quality = quality_rows(con, period, usable, crossings)
     finally:
         con.close()
+    summary.crossings = evidence(crossings, linked)
+    summary.seconds["indicateurs"] = time.perf_counter() - started
 
     step("publication", 3)
+    started = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    metadata = metadata_rows(run_id, period, usable, summary, known_usable, conventions, catalogue)
+    metadata = metadata_rows(run_id, period, usable, summary, conventions, catalogue, crossings)
+
+    def journal(published: PublicationSummary) -> None:
+        """Written and synced before the publication is moved into place: a publication is
+        never in place without its events, and nothing is replaced if they cannot be written."""
+        audit_log.append_event(
+            home.audit,
+            "croisement_publie",
+            execution=run_id,
+            periode=period,
+            date_reference=reference.isoformat(),
+            livraisons={
+                c: {"fichier": d.file, "sha256": d.manifest["sha256"]} for c, d in usable.items()
+            },
+            indicateurs_calcules=summary.computed,
+            indicateurs_ignores=summary.skipped,
+            connus_ignores=summary.connus_skipped,
+            croisements=summary.crossings,
+            lignes_publiees=dict(published.rows),
+            protection=PROTECTION,
+        )
+        audit_log.append_event(
+            home.audit,
+            "publication",
+            execution=run_id,
+            periode=period,
+            verdict=published.disclosure["verdict"],
+            lignes_primaires=published.disclosure["lignes_primaires"],
+            lignes_secondaires=published.disclosure["lignes_secondaires"],
+            largeur_protection=published.disclosure["largeur_protection"],
+            audit_restreint=[
+                str(Path(path).relative_to(home.root))
+                for path in published.disclosure["audit_restreint"]
+            ],
+        )
+
     try:
         published = publish(
             home.published,
@@ -149,6 +195,7 @@ def cross_and_publish(
             quality,
             restricted_dir=home.audit / DISCLOSURE_DIR,
             progress=(lambda message: progress(message, 3, 5)) if progress else None,
+            before_install=journal,
         )
     except PublicationError as exc:
         audit_log.append_event(
@@ -164,35 +211,121 @@ def cross_and_publish(
     summary.secret_share = dict(published.secret_share)
     summary.disclosure = dict(published.disclosure)
     summary.national_rates = national_rates(home.published, period)
-    audit_log.append_event(
-        home.audit,
-        "croisement_publie",
-        execution=run_id,
-        periode=period,
-        livraisons={
-            c: {"fichier": d.file, "sha256": d.manifest["sha256"]} for c, d in usable.items()
-        },
-        indicateurs_calcules=summary.computed,
-        indicateurs_ignores=summary.skipped,
-        lignes_publiees=summary.rows,
-        protection=PROTECTION,
-    )
-    audit_log.append_event(
-        home.audit,
-        "publication",
-        execution=run_id,
-        periode=period,
-        verdict=published.disclosure["verdict"],
-        lignes_primaires=published.disclosure["lignes_primaires"],
-        lignes_secondaires=published.disclosure["lignes_secondaires"],
-        largeur_protection=published.disclosure["largeur_protection"],
-        audit_restreint=[
-            str(Path(path).relative_to(home.root))
-            for path in published.disclosure["audit_restreint"]
-        ],
-    )
+    summary.seconds["publication"] = time.perf_counter() - started
     step("terminé", 5)
     return summary
+
+
+def crossing_pending(home: Home, conventions_dir: Path | None = None) -> bool:
+    """Whether the default period's deliveries differ from those the last publication of that
+    period stands on (the crossing DAG's daily catch-up does nothing otherwise)."""
+    conventions = load_conventions(conventions_dir)
+    schemas = load_schemas(schema_dirs(conventions_dir))
+    catalogue = load_catalogue()
+    try:
+        period = default_period(home, catalogue, conventions, schemas, conventions_dir)
+    except deliveries_of.NoPeriodError:
+        return False
+    current = {
+        c: d.manifest["sha256"]
+        for c, d in usable_deliveries(home, period, conventions, schemas).items()
+    }
+    for event in reversed(audit_log.read_events(home.audit)):
+        if event.get("evenement") == "croisement_publie" and event.get("periode") == period:
+            published = {c: d["sha256"] for c, d in event.get("livraisons", {}).items()}
+            return published != current
+    return True
+
+
+def usable_deliveries(
+    home: Home, period: str, conventions: dict[str, Convention], schemas: dict
+) -> dict[str, deliveries_of.Delivery]:
+    """The period's deliveries whose convention is known and in force at R."""
+    reference = reference_date(period)
+    return {
+        c: d
+        for c, d in deliveries_of.for_period(home, period, schemas).items()
+        if c in conventions and conventions[c].in_force(reference)
+    }
+
+
+def default_period(
+    home: Home,
+    catalogue: dict[str, Indicator],
+    conventions: dict[str, Convention],
+    schemas: dict,
+    conventions_dir: Path | None = None,
+) -> str:
+    """The latest period for which at least one indicator can be computed.
+
+    A partner that has not delivered, or whose convention no indicator uses, delays nobody:
+    the indicators it does not feed are published, the others skipped with their reason."""
+    periods = deliveries_of.served_periods(home, schemas)
+    if not periods:
+        raise deliveries_of.NoPeriodError(
+            "aucune livraison acceptée dans la zone pseudonymisée "
+            f"({home.pseudonymized}) : déposer les extractions des partenaires dans "
+            f"{home.landing}/<convention>/ puis relancer"
+        )
+    latest_reasons: dict[str, str] = {}
+    for candidate in sorted(periods, reverse=True):
+        reference = reference_date(candidate)
+        try:
+            parameters_on(reference)
+        except ParametersNotInForce:
+            continue
+        usable = usable_deliveries(home, candidate, conventions, schemas)
+        found = plan(catalogue, reference, conventions, usable, conventions_dir)
+        if found.crossings:
+            return candidate
+        latest_reasons = latest_reasons or found.skipped
+    detail = " ; ".join(f"{i} : {r}" for i, r in latest_reasons.items())
+    raise deliveries_of.NoPeriodError(
+        "aucune période ne permet de calculer un indicateur"
+        + (f" (dernière période livrée : {detail})" if detail else "")
+        + " ; voir quarantine/ pour les livraisons refusées"
+    )
+
+
+class NothingToCrossError(RecoursError):
+    """No indicator of the period can be computed: say why for each."""
+
+    def __init__(self, period: str, skipped: dict[str, str]) -> None:
+        detail = " ; ".join(f"{indicator} : {reason}" for indicator, reason in skipped.items())
+        super().__init__(
+            f"période {period} : aucun indicateur ne peut être calculé ({detail}) ; rien n'est "
+            "publié, la publication précédente reste en place"
+        )
+        self.period, self.skipped = period, skipped
+
+
+def linked_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str, int]]:
+    """(crossing, source, other source, tier, records) for every pair that shares a person."""
+    return [
+        tuple(row)  # type: ignore[misc]
+        for row in con.execute(
+            "select croisement, source, autre_source, lien, enregistrements from liens_paires "
+            "order by all"
+        ).fetchall()
+    ]
+
+
+def evidence(crossings: Plan, linked: list[tuple[str, str, str, str, int]]) -> list[dict]:
+    """Per crossing, its conventions, its indicators and the pairs actually linked (counts by
+    tier): what the journal keeps for the DPO, who checks them against the conventions."""
+    return [
+        {
+            "croisement": crossing.id,
+            "sources": list(crossing.sources),
+            "indicateurs": list(crossing.indicators),
+            "paires_liees": [
+                {"source": s, "autre_source": o, "lien": tier, "enregistrements": int(n)}
+                for c, s, o, tier, n in linked
+                if c == crossing.id
+            ],
+        }
+        for crossing in crossings.crossings
+    ]
 
 
 def national_rates(published: Path, period: str) -> dict[str, float | None]:
@@ -228,35 +361,56 @@ def metadata_rows(
     period: str,
     usable: dict[str, deliveries_of.Delivery],
     summary: CrossingSummary,
-    known_usable: bool,
     conventions: dict[str, Convention],
     catalogue: dict[str, Indicator],
+    crossings: Plan,
 ) -> list[dict]:
+    """What the publication stands on: every computed indicator names the deliveries it uses,
+    every skipped indicator or ``connus`` part says why."""
+    used = sorted({c for crossing in crossings.crossings for c in crossing.sources})
     rows = {
         "execution": run_id,
         "date_execution": datetime.now(UTC).isoformat(timespec="seconds"),
         "periode": period,
         "date_reference": reference_date(period).isoformat(),
-        "conventions": ", ".join(sorted(usable)),
-        "livraisons": ", ".join(f"{c}: {d.file}" for c, d in sorted(usable.items())),
+        "conventions": ", ".join(used),
+        "livraisons": ", ".join(f"{c}: {usable[c].file}" for c in used),
         "seuil_publication": str(
-            max((conventions[c].publication_threshold for c in usable), default=11)
+            max((conventions[c].publication_threshold for c in used), default=11)
         ),
         "protection": PROTECTION,
         "indicateurs_calcules": ", ".join(summary.computed),
+        "croisements": " ; ".join(
+            f"{c.id} ({', '.join(c.indicators)})" for c in crossings.crossings
+        ),
         "connus": "calculé"
-        if known_usable
-        else f"{KNOWN_SOURCE} absent : personne n'est compté comme connu",
+        if not summary.connus_skipped
+        else "calculé sauf pour : " + ", ".join(sorted(summary.connus_skipped)),
     }
+    for crossing in crossings.crossings:
+        for indicator in crossing.indicators:
+            rows[f"livraisons_{indicator}"] = ", ".join(
+                f"{c}: {usable[c].file}" for c in crossing.sources
+            )
     for indicator, reason in summary.skipped.items():
         rows[f"indicateur_ignore_{indicator}"] = reason
+    for indicator, reason in summary.connus_skipped.items():
+        rows[f"connus_ignore_{indicator}"] = reason
     return [{"cle": key, "valeur": value} for key, value in rows.items()]
 
 
 def quality_rows(
-    con: duckdb.DuckDBPyConnection, period: str, usable: dict[str, deliveries_of.Delivery]
+    con: duckdb.DuckDBPyConnection,
+    period: str,
+    usable: dict[str, deliveries_of.Delivery],
+    crossings: Plan,
 ) -> list[dict]:
-    """Counts of lines per convention: read, set aside by reason, NIR, outside 31, linkage."""
+    """Counts of lines per convention: read, set aside by reason, NIR, outside 31, linkage.
+
+    Only the conventions of some crossing are measured, and only pairs of one crossing (which the
+    conventions authorize) get a pair measure. A convention's or a pair's linkage is measured in
+    the smallest crossing that holds it (fewest conventions: the pair's own link, not one made
+    through a third source)."""
     rows: list[dict] = []
 
     def add(convention: str, measure: str, value: int) -> None:
@@ -264,34 +418,46 @@ def quality_rows(
             {"periode": period, "convention": convention, "mesure": measure, "valeur": int(value)}
         )
 
-    for convention, delivery in sorted(usable.items()):
-        manifest = delivery.manifest
+    smallest = sorted(crossings.crossings, key=lambda c: (len(c.sources), c.id))
+    home_of_source = {}
+    home_of_pair = {}
+    for crossing in reversed(smallest):
+        for source in crossing.sources:
+            home_of_source[source] = crossing.id
+        for first, second in crossing.pairs():
+            home_of_pair[(first, second)] = home_of_pair[(second, first)] = crossing.id
+    for convention in sorted(home_of_source):
+        manifest = usable[convention].manifest
         add(convention, "lignes_lues", manifest["lignes_lues"])
         set_aside = manifest["lignes_lues"] - manifest["lignes_gardees"] - manifest["doublons"]
         add(convention, "lignes_ecartees", set_aside)
         for reason, count in sorted(manifest["lignes_ecartees"].items()):
             add(convention, f"lignes_ecartees_{reason}", count)
         add(convention, "doublons", manifest["doublons"])
-        frame = pl.read_parquet(delivery.parquet)
+        frame = pl.read_parquet(usable[convention].parquet)
         if "nir_statut" in frame.columns:
             statuses = dict(frame["nir_statut"].value_counts().iter_rows())
             add(convention, "nir_invalide", statuses.get("invalide", 0))
             add(convention, "nir_absent", statuses.get("absent", 0))
         if "hors_departement" in frame.columns:
             add(convention, "hors_departement", frame["hors_departement"].sum())
-    for convention, tier, count in con.execute(
-        "select source, lien, count(*) from liens group by all order by all"
+    tiers = {"nir": "liees_nir", "traits": "liees_traits", "aucun": "non_liees"}
+    for crossing, convention, tier, count in con.execute(
+        "select croisement, source, lien, enregistrements from liens_sources order by all"
     ).fetchall():
-        measure = {"nir": "liees_nir", "traits": "liees_traits", "aucun": "non_liees"}[tier]
-        add(convention, measure, count)
-    for convention, other, tier, count in con.execute(
-        "select source, autre_source, lien, enregistrements from liens_paires order by all"
+        if home_of_source.get(convention) == crossing:
+            add(convention, tiers[tier], count)
+    for crossing, convention, other, tier, count in con.execute(
+        "select croisement, source, autre_source, lien, enregistrements from liens_paires "
+        "order by all"
     ).fetchall():
-        add(convention, f"liees_{tier}_avec_{other}", count)
-    for convention, count in con.execute(
-        "select source, n from identites_inutilisables order by all"
+        if home_of_pair.get((convention, other)) == crossing:
+            add(convention, f"liees_{tier}_avec_{other}", count)
+    for crossing, convention, count in con.execute(
+        "select croisement, source, n from identites_inutilisables order by all"
     ).fetchall():
-        add(convention, "identite_inutilisable", count)
+        if home_of_source.get(convention) == crossing:
+            add(convention, "identite_inutilisable", count)
     return rows
 
 
@@ -301,6 +467,11 @@ def summary_dict(summary: CrossingSummary) -> dict:
         "periode": summary.period,
         "indicateurs_calcules": summary.computed,
         "indicateurs_ignores": summary.skipped,
+        "connus_ignores": summary.connus_skipped,
+        "croisements": [
+            {"croisement": c["croisement"], "indicateurs": c["indicateurs"]}
+            for c in summary.crossings
+        ],
         "lignes_publiees": summary.rows,
         "part_secret": summary.secret_share,
         "secret": {k: v for k, v in summary.disclosure.items() if k != "audit_restreint"},

@@ -1,54 +1,96 @@
 """The warehouse: person-level and pseudonymous, never readable by analysts.
 
-Built whole for a period in a new file and moved into place: the linkage (``linkage.py``),
-then one table per partner (``sql/<table>.sql``), which the indicators read.
+Built whole for a period in a new file and moved into place. One schema per crossing
+(``plan.Crossing``): its linkage (``linkage.py``), then one table per convention of the crossing,
+named after the convention and made by the convention's SQL file (``sql/sources/<id>.sql``),
+which the indicators read. Person and household ids are derived under the crossing's label, so
+the tables of two crossings cannot be joined. Beside the schemas, the measures of every
+crossing's linkage (counts only) and the list of crossings (``croisements``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
 from pipelines.crossing.deliveries import Delivery
-from pipelines.crossing.linkage import Source, link, sql
+from pipelines.crossing.linkage import Source, create_measures, link, sql
+from pipelines.crossing.plan import Crossing
+from pipelines.crossing.sources import source_sql
 from recours.home import Home
 
-# The warehouse table each convention's delivery feeds (the names the indicators' SQL uses).
-TABLES = {"caf31": "caf", "cpam31": "cpam", "carsatmp": "carsat", "ftocc": "ft", "cd31": "cd31"}
-
-AGE_MACRO = """
-create or replace macro age_au(mois_naissance, reference) as
-    year(reference) - cast(left(mois_naissance, 4) as integer)
-    - case when cast(right(mois_naissance, 2) as integer) > month(reference) then 1 else 0 end
-"""
+STAGING_SUFFIX = ".en-cours"
 
 
-def build(home: Home, reference: date, deliveries: dict[str, Delivery]) -> dict[str, int]:
-    """Write ``warehouse.duckdb`` for the reference date; return the linkage passes' moves."""
-    staging = home.warehouse.with_name(home.warehouse.name + ".en-cours")
-    staging.unlink(missing_ok=True)
+def build(
+    home: Home,
+    reference: date,
+    deliveries: dict[str, Delivery],
+    crossings: list[Crossing],
+    conventions_dir: Path | None = None,
+    progress: Callable[[Crossing], None] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Write ``warehouse.duckdb`` for the reference date; return each crossing's pass moves."""
+    staging = home.warehouse.with_name(home.warehouse.name + STAGING_SUFFIX)
+    staging.unlink(missing_ok=True)  # debris of an interrupted run
+    moves: dict[str, dict[str, int]] = {}
     con = duckdb.connect(str(staging))
     try:
-        con.execute(AGE_MACRO)
+        con.execute(sql("age_au"))
         con.execute("set variable date_reference = ?::date", [reference])
-        moves = link(con, [Source(c, d.parquet) for c, d in sorted(deliveries.items())])
-        for convention, delivery in sorted(deliveries.items()):
-            table = TABLES.get(convention)
-            if table is None:
-                continue
-            con.execute(
-                f"create or replace temp view livraison as "
-                f"select * from read_parquet('{delivery.parquet}')"
-            )
-            con.execute(f"create table {table} as {sql(table)}")
-        con.execute("drop view if exists livraison")
+        create_measures(con)
+        con.execute(
+            "create table croisements (croisement varchar, schema_entrepot varchar, "
+            "sources varchar[], indicateurs varchar[])"
+        )
+        for crossing in crossings:
+            if progress:
+                progress(crossing)
+            moves[crossing.id] = _build_crossing(con, crossing, deliveries, conventions_dir)
         con.execute("checkpoint")
-    finally:
+    except BaseException:
         con.close()
+        staging.unlink(missing_ok=True)
+        raise
+    con.close()
     os.replace(staging, home.warehouse)
+    return moves
+
+
+def _build_crossing(
+    con: duckdb.DuckDBPyConnection,
+    crossing: Crossing,
+    deliveries: dict[str, Delivery],
+    conventions_dir: Path | None,
+) -> dict[str, int]:
+    sources = [Source(c, deliveries[c].parquet) for c in crossing.sources]
+    moves = link(con, crossing.id, sources)
+    con.execute(f"create schema {crossing.schema}")
+    con.execute("set variable croisement = ?", [crossing.id])
+    for source in sources:
+        path = source_sql(source.convention, conventions_dir)
+        assert path is not None  # plan.why_not refused the crossing otherwise
+        parquet = str(source.parquet).replace("'", "''")
+        con.execute(
+            f"create or replace temp view livraison as select * from read_parquet('{parquet}')"
+        )
+        con.execute(
+            "create or replace temp view personnes as select ligne_source, personne_id "
+            f"from liens where source = '{source.convention}'"
+        )
+        con.execute(
+            f"create table {crossing.schema}.{source.convention} as "
+            + path.read_text(encoding="utf-8")
+        )
+    con.execute("drop view livraison; drop view personnes; drop table liens")
+    con.execute(
+        "insert into croisements values (?, ?, ?, ?)",
+        [crossing.id, crossing.schema, list(crossing.sources), list(crossing.indicators)],
+    )
     return moves
 
 
@@ -56,5 +98,6 @@ def connect(home: Home, read_only: bool = True) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(home.warehouse), read_only=read_only)
 
 
-def warehouse_path(home: Home) -> Path:
-    return home.warehouse
+def use_crossing(con: duckdb.DuckDBPyConnection, crossing: Crossing) -> None:
+    """Make the crossing's tables the only ones an indicator's SQL sees by name."""
+    con.execute(f"set search_path = '{crossing.schema}'")

@@ -118,7 +118,9 @@ class IndicatorUnits:
     ``units`` is person- or household-level and pseudonymous: it never leaves this package
     other than as counts. ``threshold`` is T, the largest publication threshold among the
     conventions the indicator uses; ``household_types`` is empty when the sources do not know
-    the household (``type_menage`` is then published as ``ensemble`` only).
+    the household (``type_menage`` is then published as ``ensemble`` only). ``known`` is false
+    when the département's file was not crossed for this indicator: its ``connus`` rows are then
+    not published at all, never published as zeros.
     """
 
     indicator: str
@@ -126,6 +128,7 @@ class IndicatorUnits:
     household_types: tuple[str, ...]
     threshold: int
     units: pl.DataFrame
+    known: bool = True
 
 
 def schema(table: str) -> dict[str, type[pl.DataType]]:

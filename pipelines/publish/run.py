@@ -8,7 +8,7 @@ that none of them appears anywhere in what is about to be published.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -120,13 +120,16 @@ def publish(
     restricted_dir: Path | None = None,
     protection: Protection | None = None,
     progress: Callable[[str], None] | None = None,
+    before_install: Callable[[PublicationSummary], None] | None = None,
 ) -> PublicationSummary:
     """Publish ``period``: aggregate, primary and secondary secret, audit, merge, write.
 
     The attacker audit is the release gate: when a sensitive count stays recomputable, the
     restricted audit is written to ``restricted_dir`` (the DPO's, never ``published/``) and
     ``PublicationError`` is raised with nothing replaced; likewise on an input that breaks the
-    contract. ``protection`` defaults to ``indicators/secret.yaml``.
+    contract. ``protection`` defaults to ``indicators/secret.yaml``. ``before_install`` receives
+    the summary once every file is written, before any is moved into place (see
+    ``write_publication``). An indicator whose ``known`` is false has no ``connus`` rows.
     """
     check_period(period)
     published_dir = Path(published_dir)
@@ -140,7 +143,8 @@ def publish(
         rows, known, left_out = aggregate(units, period)
         rows, known = flag_primary(rows, known, units.threshold)
         indicateurs.append(rows)
-        connus.append(known)
+        if units.known:
+            connus.append(known)
         excluded[units.indicator] = left_out
         unit_ids.append(units.units["unite_id"].cast(pl.String))
 
@@ -183,12 +187,11 @@ def publish(
     _check_keys(tables)
     _check_no_unit_id(tables, unit_ids)
 
-    files = write_publication(published_dir, tables)
     shares = {"indicateurs": _share(fresh["indicateurs"]), "connus": _share(fresh["connus"])}
     by_indicator = {
         name: _share(fresh["indicateurs"].filter(pl.col("indicateur") == name)) for name in names
     }
-    return PublicationSummary(
+    summary = PublicationSummary(
         path=published_dir / DATABASE,
         period=period,
         periods=periods,
@@ -196,6 +199,12 @@ def publish(
         secret_share=shares,
         secret_share_by_indicator=by_indicator,
         excluded=excluded,
-        files=tuple(files),
+        files=(),
         disclosure=disclosure_summary(pattern, audit_files),
     )
+    files = write_publication(
+        published_dir,
+        tables,
+        before_install=(lambda: before_install(summary)) if before_install else None,
+    )
+    return replace(summary, files=tuple(files))

@@ -60,7 +60,8 @@ def withhold(indicateurs: pl.DataFrame, connus: pl.DataFrame) -> tuple[pl.DataFr
 
     def blank(frame: pl.DataFrame, columns: tuple[str, ...]) -> pl.DataFrame:
         return frame.with_columns(
-            pl.when(~pl.col("secret")).then(pl.col(column)).alias(column) for column in columns
+            pl.when(~pl.col("secret").cast(pl.Boolean)).then(pl.col(column)).alias(column)
+            for column in columns
         )
 
     return blank(indicateurs, INDICATEURS_WITHHELD), blank(connus, CONNUS_WITHHELD)

@@ -1,14 +1,21 @@
--- The person of every record, and how it is linked to the other sources.
--- Grain: one row per record (rid = '<convention>:<line of the raw file>').
+-- The person of every record of one crossing, and how it is linked to its other sources.
+-- Grain: one row per record of the crossing (rid = '<convention>:<line of the raw file>').
 -- Sources: `enregistrements`, `grappes` (after the cascade).
--- personne_id is derived from the cluster id, itself a keyed pseudonym (of the NIR, else of
--- the identity traits): the same person gets the same id from one period to the next.
+-- personne_id is derived from the crossing's label ($croisement) and the cluster id, itself a
+-- keyed pseudonym (of the NIR, else of the identity traits): the same person gets the same id
+-- from one period to the next within a crossing, and ids of two crossings cannot be joined.
+-- A temporary table: the warehouse keeps the per-source tables it feeds, never `rid`.
 -- lien: 'nir' when another source holds the same NIR, 'traits' when the person is found in
 -- another source only through the identity keys, 'aucun' otherwise.
 with
 
 records as (
-    select enregistrements.rid, enregistrements.source, enregistrements.nir, grappes.grappe
+    select
+        enregistrements.rid,
+        enregistrements.source,
+        enregistrements.ligne_source,
+        enregistrements.nir,
+        grappes.grappe
     from enregistrements
     inner join grappes using (rid)
 ),
@@ -28,7 +35,8 @@ grappe_ailleurs as (
 select
     records.rid,
     records.source,
-    'p' || left(sha256('personne|' || records.grappe), 24) as personne_id,
+    records.ligne_source,
+    'p' || left(sha256($croisement || '|personne|' || records.grappe), 24) as personne_id,
     case
         when nir_ailleurs.rid is not null then 'nir'
         when grappe_ailleurs.rid is not null then 'traits'

@@ -1,5 +1,6 @@
--- How each source's records are found in each other source: the quality table's linkage rates.
--- Grain: one row per (source, other source, tier) with the number of records of `source`.
+-- How each source's records are found in each other source of one crossing: the DPO's
+-- evidence that only authorized pairs share a person, and the quality table's linkage rates.
+-- Grain: one row per (crossing, source, other source, tier) with the records of `source`.
 -- Sources: `enregistrements` (records with their NIR pseudonym), `grappes` (final clusters).
 -- tier 'nir': a record of the other source holds the same NIR pseudonym; 'traits': the record
 -- shares a person with the other source only through the identity keys.
@@ -23,6 +24,7 @@ paires as (
 )
 
 select
+    $croisement as croisement,
     source,
     autre_source,
     case when par_nir then 'nir' else 'traits' end as lien,

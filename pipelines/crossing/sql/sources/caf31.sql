@@ -1,17 +1,20 @@
--- Warehouse table `caf`: the CAF households' members of the period, each with their person.
+-- Warehouse table `caf31`, in the schema of each crossing that uses convention caf31:
+-- The CAF households' members of the period, each with their person.
 -- Grain: one row per member line of the CAF delivery (QUALITE ALL, CJT, ENF or AUT).
--- Sources: caf31 (the delivery as view `livraison`), `liens` (linkage).
+-- Sources: caf31 (the delivery as view `livraison`), `personnes`
+--   (this source's records and their person id in the crossing).
 -- `age` is completed years at the reference date (variable date_reference), from the month
 -- of birth.
 with
 
 livraison as (select * from livraison),
 
-liens as (select rid, personne_id from liens where source = 'caf31')
+personnes as (select ligne_source, personne_id from personnes)
 
 select
-    liens.personne_id,
-    livraison.pseudo_foyer as foyer_id,
+    personnes.personne_id,
+    -- the household pseudonym, scoped to the crossing like the person id
+    'f' || left(sha256(getvariable('croisement') || '|' || livraison.pseudo_foyer), 24) as foyer_id,
     livraison.QUALITE as qualite,
     livraison.NBENFCHARGE::integer as nbenfcharge,
     livraison.RESSTRIM::decimal(18, 2) as resstrim,
@@ -23,4 +26,4 @@ select
     livraison.CODECOMMUNE as code_commune,
     age_au(livraison.mois_naissance, getvariable('date_reference')) as age
 from livraison
-inner join liens on liens.rid = 'caf31:' || livraison.ligne_source
+inner join personnes using (ligne_source)

@@ -25,13 +25,23 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
 from recours.errors import RecoursError
-from recours.schemas import REPO_SCHEMAS, Column, Schema, SchemaError, load_schemas
+from recours.schemas import (
+    REPO_SCHEMAS,
+    Column,
+    Schema,
+    SchemaError,
+    load_schemas,
+    schema_dirs,
+)
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 
 REPO_CONVENTIONS = Path(__file__).resolve().parent.parent / "conventions"
 DEFAULT_DIR = REPO_CONVENTIONS  # the name recours.cli uses
 # The floor of every publication threshold (CASD, DGFiP): a convention may be stricter, never laxer.
 PUBLICATION_FLOOR = 11
+# The département's own file: every indicator's `connus` rows rest on it ("known to social
+# services"), so no indicator lists it among its sources and every crossing may add it.
+KNOWN_SOURCE = "cd31"
 
 Category = Literal["direct_identifier", "quasi_identifier", "attribute", "free_text"]
 Treatment = Literal["pseudonymize", "generalize", "keep", "drop", "redact"]
@@ -185,6 +195,60 @@ class Recipient(_Model):
     motif: Text | None = None
 
 
+# --- what the GDPR Article 30 register needs beyond what the pipeline applies ------------------
+
+
+class JointController(_Model):
+    name: Text
+    role: Text | None = None
+
+
+class Transfer(_Model):
+    destination: Text
+    guarantees: Text
+
+
+class ImpactAssessment(_Model):
+    reference: Text
+    approved_on: date | None = None
+
+
+class Processor(_Model):
+    name: Text
+    service: Text
+    location: Text | None = None
+
+
+class Hosting(_Model):
+    name: Text
+    location: Text
+
+
+class Objection(_Model):
+    contact: Email
+    procedure: Text
+
+
+Texts = Annotated[tuple[Text, ...], Field(min_length=1)]
+
+# The register entries a convention should fill, with the French label the DPO reads. They are
+# optional in the model so that a file written before them still loads and the pipeline still
+# runs; the check warns about each one left out and the register shows it as « non renseigné ».
+# An empty list is an answer ("none"), a missing key is not.
+REGISTER_KEYS: dict[str, str] = {
+    "joint_controllers": "responsables conjoints du traitement",
+    "data_subjects": "catégories de personnes concernées",
+    "data_categories": "catégories de données",
+    "transfers_outside_eu": "transferts hors de l'Union européenne",
+    "security_measures": "mesures de sécurité",
+    "impact_assessment": "analyse d'impact (AIPD)",
+    "processors": "sous-traitants",
+    "hosting": "hébergement",
+    "information": "information des personnes",
+    "objection": "droit d'opposition",
+}
+
+
 class Convention(_Model):
     """A bilateral convention, as the pipeline applies it."""
 
@@ -201,6 +265,21 @@ class Convention(_Model):
     publication_threshold: Annotated[int, Strict()]
     authorized_crossings: tuple[Crossing, ...]
     recipients: tuple[Recipient, ...] = Field(min_length=1)
+    # Article 30 register (REGISTER_KEYS): None means "not filled in", never "none".
+    joint_controllers: tuple[JointController, ...] | None = None
+    data_subjects: Texts | None = None
+    data_categories: Texts | None = None
+    transfers_outside_eu: tuple[Transfer, ...] | None = None
+    security_measures: Texts | None = None
+    impact_assessment: ImpactAssessment | None = None
+    processors: tuple[Processor, ...] | None = None
+    hosting: Hosting | None = None
+    information: Texts | None = None
+    objection: Objection | None = None
+
+    def missing_register_keys(self) -> list[str]:
+        """The Article 30 entries this file leaves out, in REGISTER_KEYS order."""
+        return [key for key in REGISTER_KEYS if getattr(self, key) is None]
 
     def in_force(self, on: date) -> bool:
         """True when ``on`` lies in the validity period, both ends included."""
@@ -423,12 +502,19 @@ _MISSING = {
     "convention": "convention croisée manquante",
     "recipients": "destinataires manquants",
     "receives": "objet reçu manquant",
+    "destination": "pays ou organisation destinataire du transfert manquant",
+    "guarantees": "garanties du transfert manquantes",
+    "service": "service rendu par le sous-traitant manquant",
+    "location": "lieu d'hébergement manquant",
+    "contact": "adresse électronique pour exercer le droit d'opposition manquante",
+    "procedure": "modalités d'exercice du droit d'opposition manquantes",
 }
 _FORMATS = {
     "id": "lettres minuscules, chiffres et _, en commençant par une lettre",
     "schema": "lettres minuscules, chiffres et _, en commençant par une lettre",
     "convention": "lettres minuscules, chiffres et _, en commençant par une lettre",
     "email": "adresse électronique",
+    "contact": "adresse électronique",
     "article": "6-1-a à 6-1-f ou 9-2-a à 9-2-j",
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -803,7 +889,7 @@ def _crossing_problems(
 
 
 def _load_schemas(
-    schemas_dir: Path | None,
+    schemas_dir: Path | list[Path] | None,
 ) -> tuple[dict[str, Schema] | None, list[ConventionProblem]]:
     """The schemas, or a problem saying why they could not be read (dataset checks then skip)."""
     directory = schemas_dir if schemas_dir is not None else REPO_SCHEMAS
@@ -812,13 +898,17 @@ def _load_schemas(
     except YamlSyntaxError as exc:
         return None, [ConventionProblem(exc.path.name, exc.line, "schéma illisible")]
     except (SchemaError, OSError) as exc:
-        return None, [ConventionProblem(directory.name, 0, f"schémas illisibles : {exc}")]
+        name = directory.name if isinstance(directory, Path) else "schemas"
+        return None, [ConventionProblem(name, 0, f"schémas illisibles : {exc}")]
 
 
 def _check_all(
-    directory: Path, schemas_dir: Path | None
+    directory: Path, schemas_dir: Path | list[Path] | None
 ) -> tuple[list[_Read], list[ConventionProblem]]:
-    schemas, problems = _load_schemas(schemas_dir)
+    # a folder given with --conventions may bring the designs of its own partners (schemas/)
+    schemas, problems = _load_schemas(
+        schemas_dir if schemas_dir is not None else schema_dirs(directory)
+    )
     paths = sorted(directory.glob("*.yaml"))
     if not directory.is_dir():
         problems.append(ConventionProblem(directory.name, 0, "dossier des conventions introuvable"))
@@ -844,6 +934,33 @@ def _sorted(problems: Iterable[ConventionProblem]) -> list[ConventionProblem]:
 def check_conventions(directory: Path, schemas_dir: Path | None = None) -> list[ConventionProblem]:
     """Every problem of every convention file in ``directory``; never stops at the first."""
     return _check_all(directory, schemas_dir)[1]
+
+
+def _register_warnings(reads: list[_Read]) -> list[ConventionProblem]:
+    """An incomplete register is the DPO's to fix, not a reason to stop the pipeline: warn."""
+    warnings = []
+    for read in reads:
+        if read.convention is None:
+            continue
+        where = _Where(read.file, read.located)
+        for key in read.convention.missing_register_keys():
+            warnings.append(
+                where.problem(
+                    f"avertissement : registre de l'article 30 incomplet, "
+                    f"« {REGISTER_KEYS[key]} » non renseigné ({key}) : ajouter la clé {key} "
+                    "à la convention (voir conventions/README.md)",
+                    key,
+                )
+            )
+    return _sorted(warnings)
+
+
+def check_with_warnings(
+    directory: Path, schemas_dir: Path | None = None
+) -> tuple[list[ConventionProblem], list[ConventionProblem]]:
+    """(problems, warnings): problems stop the pipeline, warnings only ask for a completion."""
+    reads, problems = _check_all(directory, schemas_dir)
+    return problems, _register_warnings(reads)
 
 
 def load_convention(path: Path, schemas_dir: Path | None = None) -> Convention:
@@ -873,16 +990,19 @@ def load_conventions(
 def run_check(
     directory: Path | None = None, schemas_dir: Path | None = None, out: TextIO = sys.stdout
 ) -> int:
-    """``recours conventions check [DIR]``: print every problem; exit status 1 if any."""
+    """``recours conventions check [DIR]``: print every problem, then every warning; exit
+    status 1 if any problem (warnings alone leave it at 0)."""
     directory = directory or REPO_CONVENTIONS
     reads, problems = _check_all(directory, schemas_dir)
-    for problem in problems:
+    warnings = _register_warnings(reads)
+    for problem in [*problems, *warnings]:
         print(problem, file=out)
+    also = f" ; {len(warnings)} avertissement(s)" if warnings else ""
     if problems:
-        print(f"{len(problems)} problème(s) dans {directory}", file=out)
+        print(f"{len(problems)} problème(s) dans {directory}{also}", file=out)
         return 1
     ids = ", ".join(read.convention.id for read in reads if read.convention)
-    print(f"{len(reads)} convention(s) valide(s) dans {directory} : {ids}", file=out)
+    print(f"{len(reads)} convention(s) valide(s) dans {directory} : {ids}{also}", file=out)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -69,6 +70,10 @@ PARSE_SCRIPT = textwrap.dedent(
                 "tags": sorted(dag.tags),
                 "doc_md": dag.doc_md,
                 "timetable": type(dag.timetable).__name__,
+                "assets": sorted(
+                    a.uri
+                    for a in getattr(getattr(dag.timetable, "asset_condition", None), "objects", [])
+                ),
                 "catchup": dag.catchup,
                 "max_active_runs": dag.max_active_runs,
                 "tasks": {
@@ -104,6 +109,9 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ["caf.yaml", "cpam.yaml", "france-travail.yaml", "_modele.yaml", "x.yml"],
     )
     (conventions / "notes.txt").write_text("pas une convention", encoding="utf-8")
+    sixth = root / "sixth"  # the repository's conventions and msa31, which no indicator uses
+    shutil.copytree(REPO_CONVENTIONS, sixth)
+    _write_conventions(sixth, ["msa31.yaml"])
     missing_home = root / "no-such-home"
     env = airflow_env(root / "airflow-home-parent")
     env["RECOURS_HOME"] = str(missing_home)
@@ -111,6 +119,7 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "tmp": {"RECOURS_CONVENTIONS_DIR": str(conventions)},
         "missing": {"RECOURS_CONVENTIONS_DIR": str(root / "no-such-conventions")},
         "repo": {"RECOURS_CONVENTIONS_DIR": None},
+        "sixth": {"RECOURS_CONVENTIONS_DIR": str(sixth)},
     }
     proc = subprocess.run(
         [
@@ -118,7 +127,7 @@ def parsed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "-c",
             PARSE_SCRIPT,
             json.dumps(scenarios),
-            json.dumps([str(conventions), str(missing_home), str(REPO_CONVENTIONS)]),
+            json.dumps([str(conventions), str(missing_home), str(REPO_CONVENTIONS), str(sixth)]),
             json.dumps(HEAVY_MODULES),
         ],
         env=env,
@@ -291,3 +300,17 @@ def test_a_dag_import_error_stops_the_run_and_names_the_file(tmp_path: Path) -> 
 
     with pytest.raises(AirflowRunError, match="DAG import errors in broken_dag.py"):
         run_ingest_dags(tmp_path / "home", tmp_path / "conventions", dags_folder=dags)
+
+
+def test_a_sixth_partner_gets_its_ingest_dag_and_delays_no_crossing(parsed):
+    """msa31 is a convention no indicator uses: ingested by its own DAG, and the crossing DAG
+    does not wait on its Asset (it runs on any needed partner's Asset, or every morning)."""
+    scenario = parsed["sixth"]
+    assert scenario["import_errors"] == {}
+    assert "ingest_msa31" in _ingest_dags(scenario)
+    crossing = scenario["dags"]["crossing"]
+    assert crossing["timetable"] == "AssetOrTimeSchedule"
+    assert crossing["assets"] == [
+        f"recours://pseudonymized/{c}" for c in ("caf31", "carsatmp", "cd31", "cpam31", "ftocc")
+    ]
+    assert parsed["repo"]["dags"]["crossing"]["assets"] == crossing["assets"]

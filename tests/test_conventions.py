@@ -23,6 +23,7 @@ from recours.conventions import (
     Convention,
     ConventionError,
     ConventionProblem,
+    check_with_warnings,
     crossing_authorized,
     find_convention_for,
     load_convention,
@@ -823,6 +824,40 @@ def empty_file(f: Path) -> list[ConventionProblem]:
     return [ConventionProblem("ccas.yaml", 1, "fichier vide : une convention est attendue")]
 
 
+def register_entry_wrong_type(f: Path) -> list[ConventionProblem]:
+    # "aucun" in words is not the empty list: a transfer must be described, or none listed
+    edit(f, "carsatmp.yaml", "transfers_outside_eu: []", "transfers_outside_eu: aucun")
+    return [
+        problem(
+            f, "carsatmp.yaml", "transfers_outside_eu:", "liste attendue pour transfers_outside_eu"
+        )
+    ]
+
+
+def register_objection_contact_not_an_email(f: Path) -> list[ConventionProblem]:
+    edit(f, "ftocc.yaml", "  contact: dpo@cd31.invalid", "  contact: le DPO")
+    return [
+        problem(
+            f,
+            "ftocc.yaml",
+            "contact: le DPO",
+            "format invalide pour objection.contact : « le DPO » (attendu : adresse électronique)",
+        )
+    ]
+
+
+def register_processor_without_service(f: Path) -> list[ConventionProblem]:
+    edit(f, "cd31.yaml", "processors: []", "processors:\n  - name: Infogérance 31")
+    return [
+        problem(
+            f,
+            "cd31.yaml",
+            "- name: Infogérance 31",
+            "service rendu par le sous-traitant manquant (processors[0].service)",
+        )
+    ]
+
+
 BREAKS: list[Break] = [
     yaml_syntax,
     duplicate_key,
@@ -862,6 +897,9 @@ BREAKS: list[Break] = [
     threshold_below_floor,
     dataset_in_two_conventions,
     empty_file,
+    register_entry_wrong_type,
+    register_objection_contact_not_an_email,
+    register_processor_without_service,
 ]
 
 
@@ -922,3 +960,91 @@ def test_run_check_prints_and_returns_status(folder: Path) -> None:
     out = io.StringIO()
     assert run_check(folder, REPO_SCHEMAS, out) == 1
     assert out.getvalue() == f"{expected[0]}\n1 problème(s) dans {folder}\n"
+
+
+# --- the Article 30 register: optional keys, warned about when missing -----------------------
+
+
+def test_real_conventions_fill_the_article_30_register(real: Conventions) -> None:
+    for convention in real.values():
+        assert convention.missing_register_keys() == [], convention.id
+        assert convention.transfers_outside_eu == ()  # none, said so
+        assert convention.processors == ()
+        assert convention.joint_controllers == ()
+        assert convention.hosting is not None
+        assert convention.hosting.location == "Toulouse (France)"
+        assert convention.impact_assessment is not None
+        assert convention.impact_assessment.reference == "AIPD-CD31-TZNR-2025-01"
+        assert convention.impact_assessment.approved_on == date(2024, 11, 28)
+        assert convention.objection is not None
+        assert convention.objection.contact == "dpo@cd31.invalid"
+        assert convention.data_subjects and convention.data_categories
+        assert convention.security_measures and convention.information
+    assert check_with_warnings(REPO_CONVENTIONS, REPO_SCHEMAS) == ([], [])
+
+
+def _without_register_keys(folder: Path) -> None:
+    """caf31 loses its hosting and AIPD; cpam31 leaves joint_controllers empty."""
+    cut(folder, "caf31.yaml", "impact_assessment:", "# Sous-traitants")
+    cut(folder, "caf31.yaml", "hosting:", "# Comment les personnes sont informées")
+    edit(folder, "cpam31.yaml", "joint_controllers: []", "joint_controllers:")
+
+
+def _warning(label: str, key: str) -> str:
+    return (
+        f"avertissement : registre de l'article 30 incomplet, « {label} » non renseigné ({key}) : "
+        f"ajouter la clé {key} à la convention (voir conventions/README.md)"
+    )
+
+
+def test_missing_register_keys_are_warnings_not_errors(folder: Path) -> None:
+    _without_register_keys(folder)
+    first_key = line(folder, "caf31.yaml", "id: caf31")
+    expected = [
+        ConventionProblem(
+            "caf31.yaml", first_key, _warning("analyse d'impact (AIPD)", "impact_assessment")
+        ),
+        ConventionProblem("caf31.yaml", first_key, _warning("hébergement", "hosting")),
+        problem(
+            folder,
+            "cpam31.yaml",
+            "joint_controllers:",
+            _warning("responsables conjoints du traitement", "joint_controllers"),
+        ),
+    ]
+    assert check_with_warnings(folder, REPO_SCHEMAS) == ([], expected)
+    assert check_conventions(folder) == []
+    conventions = load_conventions(folder, REPO_SCHEMAS)  # still loads: the pipeline runs
+    assert conventions["caf31"].missing_register_keys() == ["impact_assessment", "hosting"]
+    assert conventions["cpam31"].missing_register_keys() == ["joint_controllers"]
+    out = io.StringIO()
+    assert run_check(folder, REPO_SCHEMAS, out) == 0
+    assert out.getvalue() == (
+        "".join(f"{warning}\n" for warning in expected)
+        + f"5 convention(s) valide(s) dans {folder} : {', '.join(IDS)} ; 3 avertissement(s)\n"
+    )
+
+
+def test_conventions_check_command_prints_warnings_and_exits_0(folder: Path) -> None:
+    from click.testing import CliRunner
+
+    from recours.cli import cli
+
+    _without_register_keys(folder)
+    result = CliRunner().invoke(cli, ["conventions", "check", str(folder)])
+    assert result.exit_code == 0, result.output
+    first_key = line(folder, "caf31.yaml", "id: caf31")
+    joint = line(folder, "cpam31.yaml", "joint_controllers:")
+    aipd = _warning("analyse d'impact (AIPD)", "impact_assessment")
+    assert result.output == (
+        f"caf31.yaml, ligne {first_key} : {aipd}\n"
+        f"caf31.yaml, ligne {first_key} : {_warning('hébergement', 'hosting')}\n"
+        f"cpam31.yaml, ligne {joint} : "
+        f"{_warning('responsables conjoints du traitement', 'joint_controllers')}\n"
+        f"Conventions de {folder} : aucun problème ; 3 avertissement(s).\n"
+    )
+    # a real problem still fails, and the warnings are printed with it
+    threshold_below_floor(folder)
+    result = CliRunner().invoke(cli, ["conventions", "check", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.endswith(f"1 problème(s) dans {folder} ; 3 avertissement(s)\n")

@@ -4,7 +4,10 @@ new partner brought as files alone blocks nobody."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+from datetime import date
 from itertools import combinations
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from pipelines.crossing.run import NothingToCrossError, cross_and_publish
 from pipelines.ingest.run import ingest_all
 from recours.audit_log import read_events
 from recours.conventions import crossing_authorized, load_conventions
+from recours.dpo import write_dpo_report
 from recours.home import Home
 from recours.synth import synthesize
 
@@ -275,6 +279,15 @@ def test_a_sixth_partner_delivered_but_unused_is_ingested_and_linked_to_nobody(d
     assert "msa31" not in {*linked["source"], *linked["autre_source"]}
     quality = table(home.published / "recours.duckdb", "select distinct convention from qualite")
     assert "msa31" not in quality["convention"].to_list()
+    # the DPO sees it in the register, and the crossings' evidence raises no alert
+    _, facts_path = write_dpo_report(home.root, folder, date(2025, 7, 15))
+    facts = json.loads(facts_path.read_text(encoding="utf-8"))
+    assert "msa31" in [entry["id"] for entry in facts["conventions"]["registre"]]
+    (period,) = facts["publications"]
+    evidence = period["croisements"][-1]["liaisons"]
+    assert len(evidence["liste"]) == 4
+    assert all(c["non_autorisees"] == [] for c in evidence["liste"])
+    assert not [a for a in facts["alertes"] if "liés alors que" in a["texte"]]
 
 
 def test_a_new_partner_is_crossed_by_files_alone(demo, tmp_path):
@@ -314,3 +327,30 @@ def test_a_new_partner_is_crossed_by_files_alone(demo, tmp_path):
         "where indicateur = 'msa_essai' and niveau = 'departement' and tranche_age = 'ensemble'",
     )
     assert rows.height == 1 and not rows["secret"][0] and rows["population"][0] > 100
+
+
+def test_conventions_check_names_an_indicator_whose_sources_may_not_meet(tmp_path):
+    """caf31 and ftocc stop authorizing each other (both sides, so each file is valid): the
+    check names the indicator that needs them, with the catalogue's file and line."""
+    from click.testing import CliRunner
+
+    from recours.cli import cli
+
+    folder = tmp_path / "conventions"
+    shutil.copytree(REPO / "conventions", folder)
+    for name, other in (("caf31", "ftocc"), ("ftocc", "caf31")):
+        path = folder / f"{name}.yaml"
+        text, count = re.subn(
+            rf"  - convention: {other}\n    motif: [^\n]*\n", "", path.read_text(encoding="utf-8")
+        )
+        assert count == 1
+        path.write_text(text, encoding="utf-8")
+    catalogue = (REPO / "indicators" / "catalogue.yaml").read_text(encoding="utf-8").splitlines()
+    line = catalogue.index("    sources: [ftocc, caf31]") + 1
+    result = CliRunner().invoke(cli, ["conventions", "check", str(folder)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"catalogue.yaml, ligne {line} : indicateur demandeurs_sans_revenu : croisement "
+        "ftocc × caf31 non autorisé par les deux conventions",
+        f"1 problème(s) dans {folder}",
+    ]

@@ -40,6 +40,7 @@ SECTIONS = (
     "livraisons",
     "publications",
     "conservation",
+    "droits",
     "journal",
     "chaine",
 )
@@ -194,6 +195,87 @@ def test_register_is_the_article_30_record(report):
         assert name not in html and name not in json.dumps(facts, ensure_ascii=False)
 
 
+def test_register_gives_every_article_30_entry(report):
+    _, html, facts = report
+    caf = _conventions(facts)["caf31"]["article_30"]
+    assert caf["non_renseignes"] == []
+    assert (caf["responsables_conjoints"], caf["transferts_hors_ue"], caf["sous_traitants"]) == (
+        [],
+        [],
+        [],
+    )
+    assert caf["aipd"] == {"reference": "AIPD-CD31-TZNR-2025-01", "date": "2024-11-28"}
+    assert caf["hebergement"] == {
+        "nom": "centre de données du Conseil départemental de la Haute-Garonne "
+        "(serveurs du Département)",
+        "lieu": "Toulouse (France)",
+    }
+    assert caf["personnes_concernees"][0] == "allocataires de la CAF résidant en Haute-Garonne"
+    assert caf["categories_donnees"][-1] == (
+        "donnée sensible (article 9 du RGPD) : le droit à l'AAH révèle un handicap"
+    )
+    assert caf["opposition"]["contact"] == "dpo@cd31.invalid"
+    assert len(caf["mesures_securite"]) == 7 and len(caf["information"]) == 3
+    article = html.split('id="convention-caf31"')[1].split("</article>")[0]
+    assert (
+        "<dt>Transferts hors de l'Union européenne</dt><dd>aucun transfert hors de l'Union "
+        "européenne</dd>" in article
+    )
+    assert "<dt>Sous-traitants</dt><dd>aucun</dd>" in article
+    assert "<dt>Responsables conjoints</dt><dd>aucun</dd>" in article
+    assert (
+        "<dt>Analyse d'impact (AIPD)</dt><dd>référence <code>AIPD-CD31-TZNR-2025-01</code>, "
+        "validée le 28/11/2024</dd>" in article
+    )
+    assert "<dt>Hébergement</dt><dd>centre de données du Conseil départemental" in article
+    assert 'class="non-renseigne"' not in html and "registre-incomplet" not in article
+    assert not any("registre de l'article 30" in a["texte"] for a in facts["alertes"])
+
+
+def test_register_flags_what_a_convention_leaves_out(tmp_path):
+    folder = tmp_path / "conventions"
+    shutil.copytree(REPO_CONVENTIONS, folder)
+    path = folder / "caf31.yaml"
+    text = path.read_text(encoding="utf-8")
+    text, cuts = re.subn(r"(?ms)^(impact_assessment|hosting):.*?(?=^# )", "", text)
+    assert cuts == 2
+    path.write_text(text, encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    html_path, json_path = write_dpo_report(home, folder, TODAY)
+    facts = json.loads(json_path.read_text(encoding="utf-8"))
+    html = html_path.read_text(encoding="utf-8")
+    entries = _conventions(facts)
+    caf = entries["caf31"]["article_30"]
+    assert (caf["aipd"], caf["hebergement"]) == (None, None)
+    assert caf["non_renseignes"] == [
+        {"cle": "impact_assessment", "libelle": "analyse d'impact (AIPD)"},
+        {"cle": "hosting", "libelle": "hébergement"},
+    ]
+    assert all(not entries[c]["article_30"]["non_renseignes"] for c in entries if c != "caf31")
+    article = html.split('id="convention-caf31"')[1].split("</article>")[0]
+    for title, key in (
+        ("Analyse d'impact (AIPD)", "impact_assessment"),
+        ("Hébergement", "hosting"),
+    ):
+        assert (
+            f'<dt>{title}</dt><dd class="non-renseigne"><strong class="orange">non renseigné'
+            f"</strong> (clé <code>{key}</code> absente de la convention)</dd>"
+        ) in article
+    assert html.count('<dd class="non-renseigne">') == 2
+    assert (
+        '<p class="registre-incomplet"><span class="pastille">Registre incomplet</span> non '
+        "renseigné dans la convention : analyse d&#39;impact (AIPD) (<code>impact_assessment"
+        "</code>), hébergement (<code>hosting</code>).</p>"
+    ) in article
+    assert {
+        "niveau": "orange",
+        "texte": "Convention caf31 : registre de l'article 30 incomplet, non renseigné : "
+        "analyse d'impact (AIPD) (impact_assessment), hébergement (hosting) ; compléter la "
+        "convention",
+    } in facts["alertes"]
+
+
 # --- deliveries ------------------------------------------------------------------------------
 
 
@@ -259,6 +341,19 @@ def test_crossing_and_publication_of_the_pipeline(report):
     assert len(period["croisements"]) == len(crossings)
     for crossing in period["croisements"]:
         assert crossing["conventions"] == ["caf31", "carsatmp", "cd31", "cpam31", "ftocc"]
+        # the real crossing's evidence: four crossings, every linked pair authorized
+        evidence = crossing["liaisons"]
+        assert evidence["disponible"] and evidence["verifiable"]
+        assert [c["croisement"] for c in evidence["liste"]] == [
+            "caf31+cd31",
+            "caf31+carsatmp+cd31",
+            "caf31+cd31+cpam31",
+            "caf31+cd31+ftocc",
+        ]
+        for linked in evidence["liste"]:
+            assert linked["non_autorisees"] == []
+            assert {row["etat"] for row in linked["paires"]} == {"conforme"}
+    assert not [a for a in facts["alertes"] if "liés alors que" in a["texte"]]
     if (home / "audit" / "divulgation" / f"{PERIOD}.html").is_file():
         assert f'<a class="restreint" href="divulgation/{PERIOD}.html">' in html
     refused = (
@@ -294,6 +389,16 @@ def test_an_older_home_without_disclosure_audit(tmp_path):
     ]
     html = html_path.read_text(encoding="utf-8")
     assert "audit de divulgation absent pour cette période" in html
+    assert period["croisements"][0]["liaisons"] == {
+        "disponible": False,
+        "verifiable": True,
+        "date_reference": None,
+        "liste": [],
+    }
+    assert (
+        '<p class="liaisons-indisponibles">Paires de conventions liées : non disponible '
+        "(exécution antérieure).</p>"
+    ) in html
     assert {"niveau": "orange", "texte": "Période 2024-12 : audit de divulgation absent"} in (
         facts["alertes"]
     )
@@ -382,6 +487,317 @@ def test_retention_purges_and_journal_events(scenario, tmp_path):
     assert "entrepot_supprime : oui" in html
     assert '<tr class="evenement-echec_tache">' in html
     assert any(a["texte"].startswith("Conservation dépassée : caf31") for a in facts["alertes"])
+
+
+# --- pairs of conventions linked, beside the pairs the conventions authorize ---------------
+
+
+def _pair(source: str, other: str, tier: str, records: int) -> dict:
+    return {"source": source, "autre_source": other, "lien": tier, "enregistrements": records}
+
+
+def _crossed(home: Path, execution: str, period: str, reference: str, crossings: list) -> dict:
+    """Write one hand-made ``croisement_publie`` event, then the report; return its facts."""
+    append_event(
+        home / "audit",
+        "croisement_publie",
+        execution=execution,
+        periode=period,
+        date_reference=reference,
+        livraisons={},
+        indicateurs_calcules=[],
+        croisements=crossings,
+    )
+    return json.loads(write_dpo_report(home, None, TODAY)[1].read_text(encoding="utf-8"))
+
+
+def _linkage_alerts(facts: dict) -> list[str]:
+    return [a["texte"] for a in facts["alertes"] if "liés alors que" in a["texte"]]
+
+
+ASPA = {
+    "croisement": "caf31+carsatmp+cd31",
+    "sources": ["caf31", "carsatmp", "cd31"],
+    "indicateurs": ["aspa"],
+    "paires_liees": [
+        _pair("caf31", "carsatmp", "nir", 1234),
+        _pair("caf31", "carsatmp", "traits", 56),
+        _pair("carsatmp", "caf31", "nir", 1201),
+        _pair("caf31", "cd31", "nir", 300),
+        _pair("cd31", "caf31", "traits", 12),
+    ],
+}
+
+
+def test_a_conforming_crossing_shows_its_pairs_and_raises_no_alert(tmp_path):
+    home = tmp_path / "home"
+    facts = _crossed(home, "e1", "2025-06", "2025-06-30", [ASPA])
+    (period,) = facts["publications"]
+    evidence = period["croisements"][0]["liaisons"]
+    assert (evidence["disponible"], evidence["date_reference"]) == (True, "2025-06-30")
+    (crossing,) = evidence["liste"]
+    assert crossing["paires_autorisees"] == [
+        ["caf31", "carsatmp"],
+        ["caf31", "cd31"],
+        ["carsatmp", "cd31"],
+    ]
+    assert [(r["conventions"], r["etat"], r["enregistrements"]) for r in crossing["paires"]] == [
+        (["caf31", "carsatmp"], "conforme", 2491),
+        (["caf31", "cd31"], "conforme", 312),
+        (["carsatmp", "cd31"], "sans_lien", 0),  # authorized, linked nobody: information
+    ]
+    assert crossing["paires"][0]["liens"] == [
+        {"source": "caf31", "autre_source": "carsatmp", "nir": 1234, "traits": 56},
+        {"source": "carsatmp", "autre_source": "caf31", "nir": 1201, "traits": 0},
+    ]
+    assert crossing["non_autorisees"] == []
+    assert _linkage_alerts(facts) == []
+    html = (home / "audit" / "rapport_dpo.html").read_text(encoding="utf-8")
+    assert '<table class="liaisons" data-croisement="caf31+carsatmp+cd31">' in html
+    assert (
+        '<td class="nombre">caf31 → carsatmp : 1\u202f234<br>carsatmp → caf31 : 1\u202f201</td>'
+        in html
+    )
+    assert '<tr class="paire-sans_lien" data-paire="carsatmp+cd31">' in html
+    assert (
+        '<span class="pastille">Information</span> <span class="etiquette">autorisée, aucun '
+        "enregistrement lié</span>"
+    ) in html
+    assert "paire-non_autorisee" not in html.split("</style>")[1]
+
+
+def test_an_unauthorized_pair_is_an_alert_naming_both_conventions(tmp_path):
+    home = tmp_path / "home"
+    crossings = [
+        {
+            "croisement": "caf31+cpam31+ftocc",
+            "sources": ["caf31", "cpam31", "ftocc"],
+            "indicateurs": ["css_rsa"],
+            "paires_liees": [
+                _pair("caf31", "cpam31", "nir", 800),
+                _pair("cpam31", "ftocc", "nir", 1333),
+                _pair("cpam31", "ftocc", "traits", 162),
+                _pair("ftocc", "cpam31", "nir", 1330),
+                _pair("cpam31", "carsatmp", "nir", 0),  # nothing linked: nothing to report
+            ],
+        },
+        {
+            "croisement": "caf31+cd31",
+            "sources": ["caf31", "cd31"],
+            "indicateurs": ["connus"],
+            "paires_liees": [_pair("caf31", "cd31", "nir", 10), _pair("caf31", "ftocc", "nir", 4)],
+        },
+    ]
+    facts = _crossed(home, "e2", "2025-06", "2025-06-30", crossings)
+    first, second = facts["publications"][0]["croisements"][0]["liaisons"]["liste"]
+    assert [(r["conventions"], r["etat"]) for r in first["paires"]] == [
+        (["caf31", "cpam31"], "conforme"),
+        (["caf31", "ftocc"], "sans_lien"),
+        (["cpam31", "ftocc"], "non_autorisee"),
+    ]
+    assert [(r["conventions"], r["etat"]) for r in second["paires"]] == [
+        (["caf31", "cd31"], "conforme"),
+        (["caf31", "ftocc"], "non_autorisee"),
+    ]
+    tail = (
+        "; ne pas diffuser cette publication et faire corriger le croisement par l'équipe données"
+    )
+    assert _linkage_alerts(facts) == [
+        "Période 2025-06, croisement caf31+cpam31+ftocc (exécution e2) : 2825 enregistrement(s) "
+        "de cpam31 et ftocc liés alors que les conventions ne l'autorisent pas (la convention "
+        f"cpam31 n'autorise pas le croisement avec ftocc) {tail}",
+        "Période 2025-06, croisement caf31+cd31 (exécution e2) : 4 enregistrement(s) de caf31 "
+        f"et ftocc liés alors que les conventions ne l'autorisent pas (ftocc hors des sources de "
+        f"ce croisement) {tail}",
+    ]
+    assert all(a["niveau"] == "rouge" for a in facts["alertes"] if "liés alors que" in a["texte"])
+    html = (home / "audit" / "rapport_dpo.html").read_text(encoding="utf-8")
+    assert '<tr class="paire-non_autorisee" data-paire="cpam31+ftocc">' in html
+    assert (
+        '<td><strong class="rouge">non</strong> : la convention cpam31 n&#39;autorise pas le '
+        "croisement avec ftocc</td>"
+    ) in html
+    assert html.count('<li class="alerte rouge"><span class="pastille">Grave</span> Période') == 2
+
+
+def test_a_pair_is_authorized_only_while_both_conventions_are_in_force(tmp_path):
+    """cpam31 starts on 2025-04-01: a March crossing of caf31 with cpam31 had no convention."""
+    home = tmp_path / "home"
+    crossing = {
+        "croisement": "caf31+cpam31+cd31",
+        "sources": ["caf31", "cpam31", "cd31"],
+        "indicateurs": ["css_rsa"],
+        "paires_liees": [_pair("caf31", "cpam31", "nir", 7)],
+    }
+    facts = _crossed(home, "e3", "2025-03", "2025-03-31", [crossing])
+    (only,) = facts["publications"][0]["croisements"][0]["liaisons"]["liste"]
+    assert only["paires_autorisees"] == []  # caf31 too starts on 2025-04-01
+    assert [(r["conventions"], r["motif"]) for r in only["non_autorisees"]] == [
+        (
+            ["caf31", "cpam31"],
+            "convention caf31 pas encore en vigueur le 2025-03-31 (à partir du 2025-04-01)",
+        )
+    ]
+    assert len(_linkage_alerts(facts)) == 1
+
+
+# --- file modes ------------------------------------------------------------------------------
+
+
+def _make_private(home: Path) -> None:
+    """What umask 077 and published/ shared with the group would have made."""
+    for path in [home, *sorted(home.rglob("*"))]:
+        shared = path == home or path.relative_to(home).parts[:1] == ("published",)
+        if path.is_dir():
+            os.chmod(path, 0o750 if shared else 0o700)
+        else:
+            os.chmod(path, 0o640 if shared else 0o600)
+
+
+def _modes_report(home: Path) -> tuple[dict, str]:
+    _, json_path = write_dpo_report(home, None, TODAY)
+    html = (home / "audit" / "rapport_dpo.html").read_text(encoding="utf-8")
+    return json.loads(json_path.read_text(encoding="utf-8")), html
+
+
+def _mode_alerts(facts: dict) -> list[tuple[str, str]]:
+    return [(a["niveau"], a["texte"]) for a in facts["alertes"] if "Droits trop" in a["texte"]]
+
+
+def test_file_modes_found_in_the_home_are_reported(scenario, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(scenario[0], home, ignore=shutil.ignore_patterns("truth"))
+    (home / "published").mkdir(exist_ok=True)
+    (home / "published" / "lisezmoi.txt").write_text("agrégats\n", encoding="utf-8")
+    _make_private(home)
+    facts, html = _modes_report(home)
+    assert (facts["droits"]["nombre_trop_ouverts"], facts["droits"]["trop_ouverts"]) == (0, [])
+    zones = {z["zone"]: z for z in facts["droits"]["zones"]}
+    assert {z: zones[z]["present"] for z in zones} == {
+        "landing/": True,
+        "quarantine/": True,
+        "pseudonymized/": True,
+        "warehouse.duckdb*": True,
+        "audit/": True,
+        "secrets/": False,
+        "published/": True,
+    }
+    assert _mode_alerts(facts) == []
+    assert '<p class="ok">Aucun fichier ni dossier trop ouvert.</p>' in html
+
+    parquet = sorted((home / "pseudonymized" / "cpam31").rglob("*.parquet"))[0]
+    os.chmod(home / "pseudonymized" / "caf31", 0o750)  # the group may list it
+    os.chmod(parquet, 0o644)  # anyone may read it
+    os.chmod(home / "warehouse.duckdb", 0o640)
+    os.chmod(home / "audit" / "journal.jsonl", 0o604)
+    os.chmod(home / "published", 0o770)  # the group may change a published figure
+    os.chmod(home / "published" / "lisezmoi.txt", 0o644)  # others may read it
+    facts, html = _modes_report(home)
+    shown = parquet.relative_to(home).as_posix()
+    assert facts["droits"]["trop_ouverts"] == [
+        {
+            "chemin": "pseudonymized/caf31/",
+            "mode": "0750",
+            "droits": "drwxr-x---",
+            "ouvert_a": "groupe (lecture, accès)",
+            "zone": "pseudonymized/",
+        },
+        {
+            "chemin": shown,
+            "mode": "0644",
+            "droits": "-rw-r--r--",
+            "ouvert_a": "groupe (lecture) ; autres (lecture)",
+            "zone": "pseudonymized/",
+        },
+        {
+            "chemin": "warehouse.duckdb",
+            "mode": "0640",
+            "droits": "-rw-r-----",
+            "ouvert_a": "groupe (lecture)",
+            "zone": "warehouse.duckdb*",
+        },
+        {
+            "chemin": "audit/journal.jsonl",
+            "mode": "0604",
+            "droits": "-rw----r--",
+            "ouvert_a": "autres (lecture)",
+            "zone": "audit/",
+        },
+        {
+            "chemin": "published/",
+            "mode": "0770",
+            "droits": "drwxrwx---",
+            "ouvert_a": "groupe (écriture)",
+            "zone": "published/",
+        },
+        {
+            "chemin": "published/lisezmoi.txt",
+            "mode": "0644",
+            "droits": "-rw-r--r--",
+            "ouvert_a": "autres (lecture)",
+            "zone": "published/",
+        },
+    ]
+    assert facts["droits"]["nombre_trop_ouverts"] == 6
+    fix = "corriger depuis le dossier de travail :"
+    assert _mode_alerts(facts) == [
+        (
+            "rouge",
+            "Droits trop ouverts dans pseudonymized/ (données pseudonymisées, attendu 0600 / "
+            "0700) : 2 fichier(s) ou dossier(s) accessibles au groupe ou aux autres : "
+            f"pseudonymized/caf31/ (0750), {shown} (0644) ; {fix} chmod -R go-rwx pseudonymized",
+        ),
+        (
+            "rouge",
+            "Droits trop ouverts dans warehouse.duckdb* (entrepôt (niveau individuel), attendu "
+            "0600 / 0700) : 1 fichier(s) ou dossier(s) accessibles au groupe ou aux autres : "
+            f"warehouse.duckdb (0640) ; {fix} chmod go-rwx warehouse.duckdb*",
+        ),
+        (
+            "rouge",
+            "Droits trop ouverts dans audit/ (journal d'audit et audit restreint, attendu 0600 / "
+            "0700) : 1 fichier(s) ou dossier(s) accessibles au groupe ou aux autres : "
+            f"audit/journal.jsonl (0604) ; {fix} chmod -R go-rwx audit",
+        ),
+        (
+            "orange",
+            "Droits trop ouverts dans published/ (publication (agrégats), attendu 0640 / 0750 au "
+            "plus) : 2 fichier(s) ou dossier(s) accessibles aux autres, ou au groupe en écriture : "
+            f"published/ (0770), published/lisezmoi.txt (0644) ; {fix} chmod -R g-w,o-rwx "
+            "published",
+        ),
+    ]
+    assert '<tr class="trop-ouvert" data-zone="pseudonymized/">' in html
+    assert "<td><code>audit/journal.jsonl</code></td><td><code>0604</code></td>" in html
+
+
+def test_at_most_twenty_too_open_entries_are_listed_with_the_count(scenario, tmp_path):
+    home = tmp_path / "home"
+    shutil.copytree(scenario[0], home, ignore=shutil.ignore_patterns("truth", "landing"))
+    _make_private(home)
+    zone = home / "pseudonymized"
+    entries = [zone, *sorted(zone.rglob("*"))]
+    assert len(entries) > 20
+    for path in entries:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    facts, html = _modes_report(home)
+    modes = facts["droits"]
+    assert modes["nombre_trop_ouverts"] == len(entries)
+    assert len(modes["trop_ouverts"]) == 20
+    assert modes["trop_ouverts"][0]["chemin"] == "pseudonymized/"
+    ((level, text),) = _mode_alerts(facts)
+    assert level == "rouge"
+    assert text.startswith(
+        f"Droits trop ouverts dans pseudonymized/ (données pseudonymisées, attendu 0600 / 0700) : "
+        f"{len(entries)} fichier(s) ou dossier(s) accessibles au groupe ou aux autres : "
+        "pseudonymized/ (0755), "
+    )
+    assert text.count(" (0755)") + text.count(" (0644)") == 20
+    assert text.endswith(
+        f" et {len(entries) - 20} autre(s) ; corriger depuis le dossier de travail : "
+        "chmod -R go-rwx pseudonymized"
+    )
+    assert f"<h3>Fichiers et dossiers trop ouverts (20 premiers sur {len(entries)})</h3>" in html
 
 
 # --- what the report must not hold ----------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 from publication_stub import PublicationStub
 
 from pipelines.crossing.indicators import load_catalogue
-from pipelines.crossing.run import cross_and_publish
+from pipelines.crossing.run import NothingToCrossError, cross_and_publish
 from pipelines.ingest.run import ingest_all
 from pipelines.retention import plan_purge, purge, retention_status
 from recours.audit_log import read_events, verify_chain
@@ -224,7 +224,11 @@ def test_an_expired_convention_stops_its_ingest_and_skips_its_indicators(tmp_pat
     conventions_dir = expired_caf(tmp_path, "2025-06-29")  # the extraction is of 2025-06-30
 
     outcomes = {o.convention: o for o in ingest_all(home, conventions_dir)}
-    summary = cross_and_publish(home, PERIOD, conventions_dir)
+    # every indicator of catalogue v1 rests on the CAF: nothing can be computed, and the
+    # crossing says why for each instead of publishing an empty period
+    with pytest.raises(NothingToCrossError) as caught:
+        cross_and_publish(home, PERIOD, conventions_dir)
+    summary = caught.value
 
     caf = outcomes.pop("caf31")
     assert (caf.status, caf.rule) == ("refusee", "convention_hors_validite")
@@ -234,7 +238,7 @@ def test_an_expired_convention_stops_its_ingest_and_skips_its_indicators(tmp_pat
     with_caf = sorted(i.id for i in load_catalogue().values() if "caf31" in i.sources)
     assert with_caf  # the catalogue has indicators resting on the CAF
     assert summary.skipped == {i: "convention caf31 pas en vigueur au 30/06/2025" for i in with_caf}
-    assert sorted(summary.computed) == sorted(set(load_catalogue()) - set(with_caf))
+    assert set(with_caf) == set(load_catalogue())
     expiries = [e for e in read_events(home.audit) if e["evenement"] == "convention_expiree"]
     assert [(e["convention"], e["valide_au"]) for e in expiries] == [("caf31", "2025-06-29")]
 
@@ -245,9 +249,10 @@ def test_indicators_stop_from_the_period_after_the_end_even_with_data_in_hand(ba
     shutil.copytree(home.root, target.root)
     conventions_dir = expired_caf(tmp_path, "2025-06-29")
 
-    summary = cross_and_publish(target, PERIOD, conventions_dir)
+    with pytest.raises(NothingToCrossError) as caught:
+        cross_and_publish(target, PERIOD, conventions_dir)
 
-    skipped = {i for i, why in summary.skipped.items() if "caf31 pas en vigueur" in why}
+    skipped = {i for i, why in caught.value.skipped.items() if "caf31 pas en vigueur" in why}
     assert skipped == {i.id for i in load_catalogue().values() if "caf31" in i.sources}
 
 

@@ -41,8 +41,8 @@ from pydantic import (
     model_validator,
 )
 
-from pipelines.crossing.needs import KNOWN_SOURCE  # cd31: ``connu`` only, never in ``sources``
 from pipelines.crossing.sources import source_tables
+from recours.conventions import KNOWN_SOURCE  # cd31: ``connu`` only, never in ``sources``
 from recours.errors import RecoursError
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 

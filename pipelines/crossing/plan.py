@@ -109,3 +109,48 @@ def plan(
         by_sources.setdefault(sources, []).append(indicator.id)
     result.crossings = [Crossing(s, tuple(ids)) for s, ids in by_sources.items()]
     return result
+
+
+def catalogue_problems(
+    conventions: Mapping[str, Convention], catalogue_file: Path | None = None
+) -> tuple[list[str], list[str]]:
+    """The indicators whose sources the conventions do not all authorize to meet (problems),
+    and those whose ``connus`` rows cannot be crossed with ``cd31`` (warnings), each with the
+    catalogue's file and the line of its ``sources``. ``recours conventions check`` prints them:
+    the crossing would skip those indicators, and a DPO should know before it runs."""
+    from pipelines.crossing.indicators import CATALOGUE_FILE, REPO_INDICATORS, load_catalogue
+
+    path = catalogue_file or REPO_INDICATORS / CATALOGUE_FILE
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def where(indicator: str) -> str:
+        start = next((n for n, line in enumerate(lines) if line.strip() == f"- id: {indicator}"), 0)
+        found = next(
+            (n for n in range(start, len(lines)) if lines[n].strip().startswith("sources:")),
+            start,
+        )
+        return f"{path.name}, ligne {found + 1}"
+
+    problems, warnings = [], []
+    for indicator in load_catalogue(path.parent).values():
+        for first, second in combinations(indicator.sources, 2):
+            reason = _pair_problem(first, second, conventions)
+            if reason:
+                problems.append(f"{where(indicator.id)} : indicateur {indicator.id} : {reason}")
+        for source in indicator.sources:
+            reason = _pair_problem(source, KNOWN_SOURCE, conventions)
+            if reason:
+                warnings.append(
+                    f"{where(indicator.id)} : avertissement : indicateur {indicator.id}, table "
+                    f"connus non publiée : {reason}"
+                )
+    return problems, warnings
+
+
+def _pair_problem(first: str, second: str, conventions: Mapping[str, Convention]) -> str | None:
+    for convention in (first, second):
+        if convention not in conventions:
+            return f"convention {convention} absente"
+    if not crossing_authorized(conventions[first], conventions[second]):
+        return f"croisement {first} × {second} non autorisé par les deux conventions"
+    return None

@@ -12,6 +12,7 @@ functions run under Airflow (``dags/crossing.py``) and from ``recours run``.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -151,9 +152,12 @@ def cross_and_publish(
     run_id = uuid.uuid4().hex[:12]
     metadata = metadata_rows(run_id, period, usable, summary, conventions, catalogue, crossings)
 
+    journaled: list[str] = []
+
     def journal(published: PublicationSummary) -> None:
         """Written and synced before the publication is moved into place: a publication is
         never in place without its events, and nothing is replaced if they cannot be written."""
+        journaled.append(run_id)
         audit_log.append_event(
             home.audit,
             "croisement_publie",
@@ -207,6 +211,17 @@ def cross_and_publish(
             motif=str(exc).splitlines()[0],
         )
         raise
+    except OSError as exc:
+        if journaled:  # its events are written, but the files could not be moved into place
+            with contextlib.suppress(audit_log.JournalError, OSError):
+                audit_log.append_event(
+                    home.audit,
+                    "publication_non_installee",
+                    execution=run_id,
+                    periode=period,
+                    erreur=type(exc).__name__,
+                )
+        raise
     summary.rows = dict(published.rows)
     summary.secret_share = dict(published.secret_share)
     summary.disclosure = dict(published.disclosure)
@@ -218,14 +233,15 @@ def cross_and_publish(
 
 def crossing_pending(home: Home, conventions_dir: Path | None = None) -> bool:
     """Whether the default period's deliveries differ from those the last publication of that
-    period stands on (the crossing DAG's daily catch-up does nothing otherwise)."""
+    period stands on (the crossing DAG's daily catch-up does nothing otherwise). True when no
+    period can be crossed: the crossing then fails with the reason, which the team must see."""
     conventions = load_conventions(conventions_dir)
     schemas = load_schemas(schema_dirs(conventions_dir))
     catalogue = load_catalogue()
     try:
         period = default_period(home, catalogue, conventions, schemas, conventions_dir)
     except deliveries_of.NoPeriodError:
-        return False
+        return True
     current = {
         c: d.manifest["sha256"]
         for c, d in usable_deliveries(home, period, conventions, schemas).items()

@@ -29,10 +29,11 @@ def write_dpo_report(home: Path, conventions_dir: Path | None, today: date) -> t
     facts = gather_facts(home, conventions_dir, today)
     audit = Home(home).audit
     try:
-        audit.mkdir(parents=True, exist_ok=True)
+        audit.mkdir(mode=0o700, parents=True, exist_ok=True)
         html, data = audit / REPORT_HTML, audit / REPORT_JSON
-        write_text_atomically(html, render_html(facts))
-        write_text_atomically(data, render_json(facts))
+        # audit/ is private to the service account; the report reports it if it is not
+        write_text_atomically(html, render_html(facts), mode=0o600)
+        write_text_atomically(data, render_json(facts), mode=0o600)
     except OSError as exc:
         raise DpoReportError(
             f"impossible d'écrire le rapport dans {audit} ({type(exc).__name__})"

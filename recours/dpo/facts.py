@@ -17,11 +17,12 @@ from typing import Any
 from recours.audit_log import Anchor, ChainStatus, check_chain, journal_path
 from recours.dpo.deliveries import delivery_facts
 from recours.dpo.labels import EVENTS, label
+from recours.dpo.modes import mode_alerts, mode_facts
 from recours.dpo.publications import current_publication, publication_facts
 from recours.dpo.register import load_for_report, register_facts
 from recours.dpo.retention import retention_facts
 from recours.home import Home
-from recours.schemas import SchemaError, load_schemas
+from recours.schemas import SchemaError, load_schemas, schema_dirs
 
 REPORT_JSON = "rapport_dpo.json"
 REPORT_HTML = "rapport_dpo.html"
@@ -33,6 +34,8 @@ NOTABLE = (
     "convention_expiree",
     "echec_tache",
     "ingestion_en_echec",
+    "rupture_detectee",
+    "rupture_acquittee",
 )
 HIDDEN_FIELDS = {"hash", "precedent", "evenement", "seq", "horodatage"}
 
@@ -58,21 +61,29 @@ def previous_anchor(audit_dir: Path) -> Anchor | None:
     try:
         previous = json.loads((audit_dir / REPORT_JSON).read_text(encoding="utf-8"))
         seal = previous["chaine"]["sceau"]
-        return Anchor(int(seal["seq"]), str(seal["hash"]), f"rapport DPO du {seal['date']}")
+        date_ = str(seal["date"])
+        return Anchor(int(seal["seq"]), str(seal["hash"]), f"rapport DPO du {date_}", date_)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def chain_facts(status: ChainStatus, anchor: Anchor | None, today: date) -> dict[str, Any]:
+    seal = (
+        {"seq": status.last_seq, "hash": status.last_hash, "date": today.isoformat()}
+        if status.last_seq is not None
+        else None
+    )
+    if not status.intact and anchor is not None:
+        # A break nobody acknowledged: re-seal nothing, or the next report would compare the
+        # journal with its shortened self and find it whole (`recours audit acquitter` first).
+        seal = {"seq": anchor.seq, "hash": anchor.hash, "date": anchor.date}
     return {
         "intacte": status.intact,
         "ligne": status.line,
         "message": status.message,
         "raison": status.reason,
         "evenements": status.events,
-        "sceau": {"seq": status.last_seq, "hash": status.last_hash, "date": today.isoformat()}
-        if status.last_seq is not None
-        else None,
+        "sceau": seal,
         "rapport_precedent": None
         if anchor is None
         else {"seq": anchor.seq, "hash": anchor.hash, "source": anchor.source},
@@ -115,6 +126,23 @@ def journal_facts(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _unauthorized_linkage(period: dict[str, Any]) -> list[str]:
+    """Pairs of conventions a crossing linked although the convention files do not allow it."""
+    alerts = []
+    for event in period["croisements"]:
+        for crossing in event["liaisons"]["liste"]:
+            for row in crossing["non_autorisees"]:
+                a, b = row["conventions"]
+                alerts.append(
+                    f"Période {period['periode']}, croisement {crossing['croisement']} "
+                    f"(exécution {event['execution']}) : {row['enregistrements']} "
+                    f"enregistrement(s) de {a} et {b} liés alors que les conventions ne "
+                    f"l'autorisent pas ({row['motif']}) ; ne pas diffuser cette publication "
+                    "et faire corriger le croisement par l'équipe données"
+                )
+    return alerts
+
+
 def _alerts(facts: dict[str, Any]) -> list[dict[str, str]]:
     """The points that need the DPO's attention, most serious first."""
     red: list[str] = []
@@ -131,6 +159,13 @@ def _alerts(facts: dict[str, Any]) -> list[dict[str, str]]:
                 f"Convention {entry['id']} : expire le {entry['valide_au']} "
                 f"(dans {entry['jours_restants']} jours)"
             )
+        missing = entry["article_30"]["non_renseignes"]
+        if missing:
+            orange.append(
+                f"Convention {entry['id']} : registre de l'article 30 incomplet, non renseigné : "
+                + ", ".join(f"{m['libelle']} ({m['cle']})" for m in missing)
+                + " ; compléter la convention"
+            )
     for delivery in facts["livraisons"]:
         for event in delivery["conformite"]:
             orange.append(f"{delivery['convention']}, {delivery['fichier']} : {event}")
@@ -143,6 +178,7 @@ def _alerts(facts: dict[str, Any]) -> list[dict[str, str]]:
                 f"{item['age_jours']} jours pour une limite de {item['limite_jours']}"
             )
     for period in facts["publications"]:
+        red += _unauthorized_linkage(period)
         disclosure = period["divulgation"]
         verdict = disclosure.get("verdict") if disclosure["present"] else period["verdict_journal"]
         if verdict is None:
@@ -152,6 +188,9 @@ def _alerts(facts: dict[str, Any]) -> list[dict[str, str]]:
                 f"Période {period['periode']} : publication refusée par l'audit de divulgation "
                 "(rien n'a été publié pour cette période)"
             )
+    red_modes, orange_modes = mode_alerts(facts["droits"])
+    red += red_modes
+    orange += orange_modes
     return [{"niveau": "rouge", "texte": t} for t in red] + [
         {"niveau": "orange", "texte": t} for t in orange
     ]
@@ -162,7 +201,7 @@ def gather_facts(home: Path, conventions_dir: Path | None, today: date) -> dict[
     zones = Home(home)
     conventions, problems = load_for_report(conventions_dir)
     try:
-        schemas = load_schemas()
+        schemas = load_schemas(schema_dirs(conventions_dir))
     except (SchemaError, OSError):
         schemas = {}
     events = readable_events(zones.audit)
@@ -172,9 +211,10 @@ def gather_facts(home: Path, conventions_dir: Path | None, today: date) -> dict[
         "date": today.isoformat(),
         "conventions": register_facts(conventions, problems, conventions_dir, today),
         "livraisons": delivery_facts(zones, events, conventions, schemas),
-        "publications": publication_facts(zones, events),
+        "publications": publication_facts(zones, events, conventions, not problems),
         "publication_en_place": current_publication(zones),
         "conservation": retention_facts(zones, conventions, events, today),
+        "droits": mode_facts(zones.root),
         "journal": journal_facts(events),
         "chaine": chain_facts(check_chain(zones.audit, anchor), anchor, today),
     }

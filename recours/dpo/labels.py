@@ -46,12 +46,16 @@ EVENTS = {
     "ingestion_en_echec": "ingestion en échec (erreur technique)",
     "croisement_publie": "croisement et publication",
     "publication": "publication (verdict de l'audit de divulgation)",
+    "publication_non_installee": "publication journalisée mais non mise en place (erreur disque)",
+    "livraison_redeposee": "livraison redéposée (même contenu qu'une livraison déjà traitée)",
     "purge": "purge (conservation)",
     "changement_de_cle": "changement de clé de pseudonymisation",
     "convention_ajoutee": "convention ajoutée",
     "convention_modifiee": "convention modifiée",
     "convention_expiree": "convention expirée",
     "echec_tache": "échec d'une tâche Airflow",
+    "rupture_detectee": "perte d'événements constatée dans le journal",
+    "rupture_acquittee": "rupture du journal acquittée",
 }
 
 ROW_RULES = {

@@ -1,10 +1,11 @@
 """Crossings and publications per period, with the verdict of the disclosure audit.
 
 Who crossed what with what and when comes from the journal (``croisement_publie``: deliveries
-used, indicators computed or skipped and why). The disclosure audit is a restricted page beside
-the report: the report only links to it and repeats its verdict and its overall figures (share
-of withheld rows by level, protection width), never a cell or an interval. Older homes have no
-disclosure audit: the report says so instead of failing.
+used, indicators computed or skipped and why, pairs of conventions linked: see linkage.py). The
+disclosure audit is a restricted page beside the report: the report only links to it and
+repeats its verdict and its overall figures (share of withheld rows by level, protection width),
+never a cell or an interval. Older homes have no disclosure audit: the report says so instead
+of failing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from recours.conventions import Convention
 from recours.dpo.labels import DISCLOSURE_VERDICTS, label
+from recours.dpo.linkage import crossings_evidence
 from recours.home import Home
 
 DISCLOSURE_DIR = "divulgation"
@@ -46,7 +49,9 @@ def _disclosure(home: Home, period: str) -> dict[str, Any]:
     return facts
 
 
-def _crossing(event: dict[str, Any]) -> dict[str, Any]:
+def _crossing(
+    event: dict[str, Any], conventions: dict[str, Convention], readable: bool
+) -> dict[str, Any]:
     deliveries = event.get("livraisons") or {}
     skipped = event.get("indicateurs_ignores") or {}
     return {
@@ -70,6 +75,7 @@ def _crossing(event: dict[str, Any]) -> dict[str, Any]:
         else [],
         "tables_publiees": event.get("lignes_publiees") or {},
         "protection": event.get("protection"),
+        "liaisons": crossings_evidence(event, conventions, readable),
     }
 
 
@@ -89,8 +95,14 @@ def _disclosure_periods(home: Home) -> set[str]:
     return {path.stem for path in folder.glob("*.json")} if folder.is_dir() else set()
 
 
-def publication_facts(home: Home, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per period, most recent first."""
+def publication_facts(
+    home: Home,
+    events: list[dict[str, Any]],
+    conventions: dict[str, Convention] | None = None,
+    conventions_readable: bool = True,
+) -> list[dict[str, Any]]:
+    """One entry per period, most recent first; ``conventions`` judge the linked pairs."""
+    conventions = conventions or {}
     crossings: dict[str, list[dict[str, Any]]] = defaultdict(list)
     publications: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
@@ -98,7 +110,7 @@ def publication_facts(home: Home, events: list[dict[str, Any]]) -> list[dict[str
         if not isinstance(period, str):
             continue
         if event.get("evenement") == "croisement_publie":
-            crossings[period].append(_crossing(event))
+            crossings[period].append(_crossing(event, conventions, conventions_readable))
         elif event.get("evenement") == "publication":
             publications[period].append(_publication(event))
     periods = set(crossings) | set(publications) | _disclosure_periods(home)

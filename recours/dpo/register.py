@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recours.conventions import (
+    REGISTER_KEYS,
     REPO_CONVENTIONS,
     Convention,
     ConventionError,
@@ -78,6 +79,51 @@ def _fields(convention: Convention) -> list[dict[str, Any]]:
     return datasets
 
 
+def _article_30(convention: Convention) -> dict[str, Any]:
+    """The register entries beyond what the pipeline applies; None where the file is silent.
+
+    None ("non renseigné") and an empty list ("aucun") are kept apart on purpose: only the
+    second one is an answer.
+    """
+    c = convention
+    assessment = c.impact_assessment
+    return {
+        "responsables_conjoints": None
+        if c.joint_controllers is None
+        else [{"nom": j.name, "role": j.role or ""} for j in c.joint_controllers],
+        "personnes_concernees": None if c.data_subjects is None else list(c.data_subjects),
+        "categories_donnees": None if c.data_categories is None else list(c.data_categories),
+        "transferts_hors_ue": None
+        if c.transfers_outside_eu is None
+        else [
+            {"destination": t.destination, "garanties": t.guarantees}
+            for t in c.transfers_outside_eu
+        ],
+        "mesures_securite": None if c.security_measures is None else list(c.security_measures),
+        "aipd": None
+        if assessment is None
+        else {
+            "reference": assessment.reference,
+            "date": assessment.approved_on.isoformat() if assessment.approved_on else None,
+        },
+        "sous_traitants": None
+        if c.processors is None
+        else [
+            {"nom": p.name, "service": p.service, "lieu": p.location or ""} for p in c.processors
+        ],
+        "hebergement": None
+        if c.hosting is None
+        else {"nom": c.hosting.name, "lieu": c.hosting.location},
+        "information": None if c.information is None else list(c.information),
+        "opposition": None
+        if c.objection is None
+        else {"contact": c.objection.contact, "modalites": c.objection.procedure},
+        "non_renseignes": [
+            {"cle": key, "libelle": REGISTER_KEYS[key]} for key in c.missing_register_keys()
+        ],
+    }
+
+
 def register_entry(
     convention: Convention, others: dict[str, Convention], today: date
 ) -> dict[str, Any]:
@@ -123,6 +169,7 @@ def register_entry(
             {"nom": r.name, "recoit": r.receives, "motif": r.motif or ""}
             for r in convention.recipients
         ],
+        "article_30": _article_30(convention),
     }
 
 

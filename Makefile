@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test lint format bench lock clean airflow
+.PHONY: install chromium demo test lint format bench lock clean airflow airflow-stop
 
 ## install: the virtual environment, from the pinned lock file only
 install: $(STAMP)
@@ -27,9 +27,13 @@ chromium:
 		( (apt-get update && apt-get install -y --no-install-recommends chromium) || \
 		  (sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium) )
 
-## airflow: Airflow standalone on 127.0.0.1 with the project's DAGs (see docs/exploitation.md)
+## airflow: Airflow standalone on 127.0.0.1 with the project's DAGs, active from creation, one
+## task per core; Ctrl-C (or `make airflow-stop` elsewhere) stops every process (docs/exploitation.md)
 airflow: install
-	ops/airflow-standalone.sh
+	ops/airflow-standalone.sh start
+
+airflow-stop:
+	ops/airflow-standalone.sh stop
 
 ## test: lint, then the whole test suite (no network needed)
 test: install chromium

@@ -1,9 +1,12 @@
 """Crossing DAG: link the partners' files, compute the indicators, publish (DESIGN.md, "Airflow").
 
-Scheduled on the Assets the ingest DAGs update (``recours://pseudonymized/<convention>``): it
-runs once every partner has delivered since the last crossing. Thin like the ingest DAGs: the
-task calls ``pipelines.crossing.run.cross_and_publish``, the function ``recours run`` calls.
-The crossing works on pseudonyms only: it needs no key.
+Scheduled on the Assets the ingest DAGs update (``recours://pseudonymized/<convention>``) of
+the conventions some indicator uses, any of them (a partner no indicator needs, or one that has
+not delivered, delays nobody), and every morning as well: Asset events that arrive while the DAG
+is paused are lost, so the daily run catches up from the pseudonymized zone itself, and does
+nothing when the latest publication already stands on the current deliveries. Thin like the
+ingest DAGs: the task calls ``pipelines.crossing.run.cross_and_publish``, the function
+``recours run`` calls. The crossing works on pseudonyms only: it needs no key.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
 
 from recours.dag_callbacks import (
     TRANSIENT_RETRIES,
@@ -24,20 +27,29 @@ from recours.dag_support import (
     HOME_ENV,
     convention_ids,
     conventions_dir,
+    needed_conventions,
     pseudonymized_asset,
+    writing_task,
 )
+
+CATCH_UP = "0 6 * * *"  # every morning: a delivery whose Asset event was lost is crossed anyway
 
 DOC = """
 ### Croisement et publication
 
-Se déclenche quand **chaque** partenaire a livré depuis le dernier croisement (les Assets
-`recours://pseudonymized/<convention>` mis à jour par les DAG `ingest_<convention>`). Une seule
-tâche, `croiser_et_publier` :
+Se déclenche dès qu'un partenaire dont un indicateur a besoin a livré (les Assets
+`recours://pseudonymized/<convention>` mis à jour par les DAG `ingest_<convention>`), et chaque
+matin à 6 h : une livraison arrivée pendant que le DAG était en pause est ainsi rattrapée depuis
+la zone pseudonymisée. Si la dernière publication repose déjà sur les livraisons du moment, la
+tâche est sautée (« rien de nouveau »). Une seule tâche, `croiser_et_publier` :
 
-1. choisit la période (la plus récente pour laquelle chaque convention a une livraison) ;
+1. choisit la période (la plus récente pour laquelle au moins un indicateur peut être calculé ;
+   les indicateurs dont une source manque sont ignorés, avec leur motif, jamais publiés à zéro) ;
 2. vérifie que toutes les livraisons choisies ont été pseudonymisées sous la **même clé**
    (sinon refus : voir « changement de clé » dans `docs/exploitation.md`) ;
-3. construit l'entrepôt `warehouse.duckdb` (appariement des personnes, une table par partenaire) ;
+3. construit l'entrepôt `warehouse.duckdb` : un croisement par ensemble de conventions qui
+   s'autorisent deux à deux (appariement des personnes, une table par convention, identifiants
+   propres au croisement) ;
 4. calcule chaque indicateur dont toutes les conventions sont en vigueur et autorisent le
    croisement (sinon il est ignoré et `metadonnees` dit pourquoi : une convention expirée
    arrête ses indicateurs à partir de la période qui suit sa fin) ;
@@ -54,8 +66,8 @@ place qu'à la fin). Un incident passager (fichier verrouillé, disque) est repr
 automatiquement jusqu'à 3 fois, avec un délai croissant. Une erreur du pipeline échoue tout de
 suite, avec un message en français dans le journal de la tâche :
 
-- « aucune livraison acceptée pour … » : un partenaire n'a pas encore livré pour la période, ou
-  sa livraison est en quarantaine (voir `quarantine/<convention>/*.motif.txt`) ;
+- « aucune période ne permet de calculer un indicateur » : aucun partenaire nécessaire n'a
+  encore livré, ou ses livraisons sont en quarantaine (voir `quarantine/<convention>/*.motif.txt`) ;
 - « pseudonymisées sous des clés différentes » : un changement de clé est inachevé, ou une
   livraison a été ingérée avec l'ancienne clé ; terminer `recours keys rotate`.
 
@@ -80,27 +92,51 @@ def run_report(period: str) -> dict[str, Any]:
     """The analysts' report and exports of the period just published (paths only)."""
     from pipelines.report import report_and_exports
     from recours.home import Home
+    from recours.modes import share_published
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
     with fail_without_retry_on_recours_error():
         report, exports = report_and_exports(home.published, period)
+    share_published(home.published)  # a reader takes no lock; the analysts' group reads it
     return {"rapport": str(report), "exports": len(exports)}
 
 
 def run_crossing() -> dict[str, Any]:
     """Cross and publish the latest complete period; returns counts only (the task's XCom)."""
-    from pipelines.crossing.run import cross_and_publish, summary_dict
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from pipelines.crossing.run import cross_and_publish, crossing_pending, summary_dict
     from recours.home import Home
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
-    with fail_without_retry_on_recours_error():
+    with (
+        writing_task(home.root, "crossing", "croiser_et_publier"),
+        fail_without_retry_on_recours_error(),
+    ):
+        if not crossing_pending(home, conventions_dir()):
+            raise AirflowSkipException(
+                "rien de nouveau : la dernière publication repose déjà sur les livraisons "
+                "présentes dans la zone pseudonymisée"
+            )
         return summary_dict(cross_and_publish(home, None, conventions_dir()))
+
+
+def schedule() -> AssetOrTimeSchedule | None:
+    """Any needed partner's delivery, or every morning (the catch-up), whichever comes first."""
+    needed = needed_conventions(convention_ids(conventions_dir()))
+    if not needed:
+        return None
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(CATCH_UP, timezone="Europe/Paris"),
+        assets=AssetAny(*(pseudonymized_asset(c) for c in needed)),
+    )
 
 
 with DAG(
     dag_id="crossing",
-    schedule=[pseudonymized_asset(c) for c in convention_ids(conventions_dir())] or None,
+    schedule=schedule(),
     catchup=False,
+    is_paused_upon_creation=False,  # the data team need not unpause it (docs/exploitation.md)
     max_active_runs=1,
     tags=["recours", "croisement"],
     doc_md=DOC,

@@ -29,11 +29,11 @@ from recours.dag_callbacks import (
     record_task_failure,
 )
 from recours.dag_support import (
-    DEFAULT_HOME,
-    HOME_ENV,
     convention_ids,
     conventions_dir,
     pseudonymized_asset,
+    task_home,
+    writing_task,
 )
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ def pseudo_key_in_env() -> Iterator[str]:
     (or a secrets backend behind it); it is copied into ``os.environ`` only while the call runs
     and removed afterwards. Yields where the key came from, never the key.
     """
+    from pipelines.keys.keyfile import check_key_file_env
+
+    check_key_file_env()  # a key file others can read is refused, as by every command
     if os.environ.get(KEY_ENV) or os.environ.get(KEY_FILE_ENV):
         if os.environ.get(KEY_ENV):
             _mask(os.environ[KEY_ENV].strip())
@@ -98,8 +101,12 @@ def run_ingest(convention_id: str) -> list[dict[str, Any]]:
     from recours.conventions import load_conventions
     from recours.home import Home
 
-    home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
-    with fail_without_retry_on_recours_error(), pseudo_key_in_env() as key_source:
+    home = Home(task_home())
+    with (
+        writing_task(home.root, f"ingest_{convention_id}", "ingest"),
+        fail_without_retry_on_recours_error(),
+        pseudo_key_in_env() as key_source,
+    ):
         log.info(
             "Ingest of convention %s, home %s, pseudonymization key from: %s",
             convention_id,
@@ -171,7 +178,8 @@ directement identifiantes et reste la trace de ce qui a été reçu.
 
 Une tâche **en échec** (rouge) est un incident technique, pas un refus. Deux cas :
 
-- **incident passager** (disque réseau indisponible, fichier verrouillé, disque plein) : la tâche
+- **incident passager** (disque réseau indisponible, fichier verrouillé, disque plein, dossier
+  de travail occupé par une autre tâche ou commande : verrou `.recours.lock`) : la tâche
   est reprise automatiquement jusqu'à 3 fois, à 2, 4 puis 8 minutes d'intervalle (orange,
   « up_for_retry ») ; rien à faire si une reprise réussit ;
 - **erreur de configuration** (clé de pseudonymisation absente ou invalide, convention
@@ -219,6 +227,7 @@ def build_ingest_dag(convention_id: str) -> DAG:
         description=f"Ingestion des livraisons de la convention {convention_id}",
         schedule=None,
         catchup=False,
+        is_paused_upon_creation=False,  # the data team need not unpause it (docs/exploitation.md)
         max_active_runs=1,
         tags=TAGS,
         doc_md=DOC_MD.format(convention_id=convention_id),

@@ -6,9 +6,7 @@ function ``recours purge`` calls. Parsing opens no file and imports nothing heav
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +17,7 @@ from recours.dag_callbacks import (
     fail_without_retry_on_recours_error,
     record_task_failure,
 )
-from recours.dag_support import DEFAULT_HOME, HOME_ENV, conventions_dir
+from recours.dag_support import conventions_dir, task_home, writing_task
 
 DOC = """
 ### Conservation : purge quotidienne
@@ -44,11 +42,11 @@ tailles, empreintes ; aucune donnée personnelle.
 
 Pour voir ce qui serait supprimé sans rien supprimer : `recours purge --home DIR --dry-run`.
 
-**En cas d'échec** : un incident passager (disque, fichier verrouillé) est repris jusqu'à 3
-fois avec un délai croissant. Les suppressions faites avant l'échec sont journalisées ; les
-autres sont faites au prochain passage (la purge reprend là où elle s'est arrêtée). Une erreur
-de convention échoue tout de suite : `recours conventions check`. L'échec est inscrit au journal
-d'audit (`echec_tache`).
+**En cas d'échec** : un incident passager (disque, fichier verrouillé, dossier de travail occupé
+par une autre tâche ou commande) est repris jusqu'à 3 fois avec un délai croissant. Les
+suppressions faites avant l'échec sont journalisées ; les autres sont faites au prochain passage
+(la purge reprend là où elle s'est arrêtée). Une erreur de convention échoue tout de suite :
+`recours conventions check`. L'échec est inscrit au journal d'audit (`echec_tache`).
 """
 
 
@@ -60,9 +58,9 @@ def run_retention() -> dict[str, Any]:
     from recours.conventions import load_conventions
     from recours.home import Home
 
-    home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
+    home = Home(task_home())
     folder = conventions_dir()
-    with fail_without_retry_on_recours_error():
+    with writing_task(home.root, "retention", "purger"), fail_without_retry_on_recours_error():
         conventions = load_conventions(folder)
         report = purge(home, conventions, date.today(), dry_run=False, conventions_dir=folder)
     return report.summary()
@@ -74,6 +72,7 @@ with DAG(
     schedule="@daily",
     start_date=datetime(2025, 1, 1, tzinfo=ZoneInfo("Europe/Paris")),
     catchup=False,
+    is_paused_upon_creation=False,  # the data team need not unpause it (docs/exploitation.md)
     max_active_runs=1,
     tags=["recours", "conservation"],
     doc_md=DOC,

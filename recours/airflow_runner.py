@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if "AIRFLOW_HOME" not in os.environ:
         parser.error("run through recours.airflow_runner.run_ingest_dags (AIRFLOW_HOME unset)")
+    # Airflow's database and task logs (counts, paths) and the tasks' output stay private
+    # (recours/modes.py), whoever started the demo and with whatever umask.
+    os.umask(0o077)
     return _child_main(args.result)
 
 

@@ -14,15 +14,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def default_mode(folder: Path) -> int:
+    """Without an explicit mode, a file is readable by the group only when its folder is:
+    0640 in ``published/`` (0750, the analysts' group), 0600 in the private zones (0700),
+    whatever the process's umask (077 under ``recours``)."""
+    return 0o640 if folder.stat().st_mode & 0o050 == 0o050 else 0o600
+
+
 def write_atomically(path: Path, write: Callable[[Path], object], mode: int | None = None) -> Path:
-    """``write(temporary)`` then move it to ``path``; ``mode`` (e.g. 0o600) is set before the
-    move, so the file never exists at ``path`` with looser rights."""
+    """``write(temporary)`` then move it to ``path``; ``mode`` (e.g. 0o600; by default
+    :func:`default_mode`) is set before the move, so the file never exists at ``path`` with
+    looser rights."""
     path = Path(path)
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         write(temporary)
-        if mode is not None:
-            os.chmod(temporary, mode)
+        os.chmod(temporary, default_mode(path.parent) if mode is None else mode)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

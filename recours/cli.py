@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -20,12 +25,22 @@ from recours.console import (
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
 
+# What main() needs to word an unexpected failure: the home in use and the --debug flag.
+_RUN: dict[str, Any] = {"home": None, "debug": False}
+
+
+def _remember_home(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    _RUN["home"] = value
+    return value
+
+
 HOME_OPTION = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
     default=DEFAULT_HOME,
     show_default=True,
     envvar="RECOURS_HOME",
+    callback=_remember_home,
     help="Dossier de travail (landing/, quarantine/, pseudonymized/, published/, audit/).",
 )
 CONVENTIONS_OPTION = click.option(
@@ -37,10 +52,42 @@ CONVENTIONS_OPTION = click.option(
 )
 
 
+def _tell_waiting(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _writer(
+    command: str, when: Callable[[dict[str, Any]], bool] = lambda _: True
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Run a writing command under the home's lock, umask 077 and modes (recours/lock.py):
+    one writer per home. ``when`` says, from the command's options, whether it writes."""
+
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            if not when(kwargs):
+                return function(*args, **kwargs)
+            from recours.lock import writing
+
+            with writing(kwargs["home"], command, on_wait=_tell_waiting):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="recours")
-def cli() -> None:
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="En cas d'erreur, affiche aussi la trace Python (pour les développeurs ; elle peut "
+    "citer des données).",
+)
+def cli(debug: bool) -> None:
     """recours — croisements pseudonymisés contre le non-recours aux droits sociaux."""
+    _RUN["debug"] = debug
 
 
 @cli.command()
@@ -64,6 +111,7 @@ def cli() -> None:
     is_flag=True,
     help="Toutes les sources orthographient les identités de la même façon.",
 )
+@_writer("recours synth")
 def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling: bool) -> None:
     """Écrit des livraisons synthétiques dans HOME/landing/ et la vérité dans HOME/truth/."""
     from recours.synth import synthesize
@@ -96,11 +144,15 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
     default=None,
     help="Période à publier (par défaut : la plus récente où chaque convention a livré).",
 )
+@_writer("recours run")
 def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
     """Traite les livraisons en attente, croise, publie (published/recours.duckdb) et écrit le
     rapport des analystes, comme le DAG crossing."""
     from pipelines.crossing.run import cross_and_publish, summary_dict
     from pipelines.ingest.run import ingest_all
+    from pipelines.keys.keyfile import check_key_file_env
+
+    check_key_file_env()  # a key file others can read is refused, as by keys rotate
 
     with progress_bar() as bar:
         outcomes = ingest_all(Home(home), conventions_dir, progress_callback(bar, "Ingestion"))
@@ -133,26 +185,47 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json", "xlsx"]),
+    type=click.Choice(["table", "csv", "csv-rfc", "json", "xlsx"]),
     default="table",
     show_default=True,
-    help="Présentation du résultat (xlsx : classeur Excel, avec --out).",
+    help="Présentation du résultat (csv : pour Excel en français, « ; » et virgule décimale ; "
+    "csv-rfc : virgule et point décimal ; xlsx : classeur Excel, avec --out).",
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Écrit le résultat dans ce fichier au lieu de l'afficher.",
+    help="Écrit le résultat dans ce fichier (hors du dossier de travail) au lieu de l'afficher.",
+)
+@click.option("--force", is_flag=True, help="Remplace le fichier --out s'il existe déjà.")
+@click.option(
+    "--delai",
+    type=float,
+    default=60.0,
+    show_default=True,
+    metavar="SECONDES",
+    help="Durée au-delà de laquelle la requête est arrêtée.",
+)
+@click.option(
+    "--memoire",
+    default="2GB",
+    show_default=True,
+    metavar="TAILLE",
+    help="Mémoire au-delà de laquelle la requête est arrêtée (ex. 500MB, 4GB).",
 )
 @click.argument("sql")
-def query(home: Path, fmt: str, out: Path | None, sql: str) -> None:
+def query(
+    home: Path, fmt: str, out: Path | None, force: bool, delai: float, memoire: str, sql: str
+) -> None:
     """Exécute SQL sur la publication seule (published/recours.duckdb), en lecture seule.
 
     `recours query tables` liste les tables publiées et leurs colonnes, avec leur sens.
     """
-    from recours.query import run_query
+    from recours.query import Limits, run_query
 
-    click.echo(run_query(Home(home).published, sql, fmt, out), nl=False)
+    limits = Limits(seconds=delai, memory=memoire)
+    published = Home(home).published
+    click.echo(run_query(published, sql, fmt, out, force=force, limits=limits, home=home), nl=False)
 
 
 @cli.command()
@@ -166,8 +239,10 @@ def query(home: Path, fmt: str, out: Path | None, sql: str) -> None:
 def rapport(home: Path, period: str | None) -> None:
     """Écrit le rapport HTML des analystes et les exports (published/ seul)."""
     from pipelines.report import report_and_exports
+    from recours.modes import share_published
 
     report, exports = report_and_exports(Home(home).published, period)
+    share_published(Home(home).published)  # the analysts' group reads it (0750 / 0640)
     console.print(f"Rapport : {report}", markup=False)
     console.print(
         f"Exports ({len(exports)} fichiers) : {exports[0].parent}"
@@ -187,16 +262,23 @@ def conventions() -> None:
 )
 def conventions_check(directory: Path | None) -> None:
     """Vérifie les conventions de DIRECTORY (par défaut conventions/) et dit où est le problème."""
-    from recours.conventions import DEFAULT_DIR, check_conventions
+    from pipelines.crossing.plan import catalogue_problems
+    from recours.conventions import DEFAULT_DIR, check_with_warnings, load_conventions
 
     folder = directory or DEFAULT_DIR
-    problems = check_conventions(folder)
-    for problem in problems:
-        console.print(str(problem), markup=False)
+    problems, warnings = check_with_warnings(folder)
+    if not problems:  # the catalogue's indicators: do the conventions let their sources meet?
+        crossing_problems, crossing_warnings = catalogue_problems(load_conventions(folder))
+        problems, warnings = [*problems, *crossing_problems], [*warnings, *crossing_warnings]
+    for problem in [*problems, *warnings]:
+        console.print(str(problem), markup=False, soft_wrap=True)
+    also = f" ; {len(warnings)} avertissement(s)" if warnings else ""
     if problems:
-        console.print(f"{len(problems)} problème(s) dans {folder}")
+        console.print(
+            f"{len(problems)} problème(s) dans {folder}{also}", markup=False, soft_wrap=True
+        )
         sys.exit(1)
-    console.print(f"Conventions de {folder} : aucun problème.")
+    console.print(f"Conventions de {folder} : aucun problème{also}.", markup=False, soft_wrap=True)
 
 
 @cli.command()
@@ -219,6 +301,11 @@ def conventions_check(directory: Path | None) -> None:
 def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     """Démonstration : livraisons synthétiques, puis les vrais DAG Airflow en local."""
     from recours.demo import run_demo
+    from recours.lock import home_lock
+
+    if home.exists():  # the home is recreated: refuse while another writer works in it
+        with home_lock(home, "recours demo", on_wait=_tell_waiting):
+            pass
 
     summaries, crossing = run_demo(home, persons=persons, seed=seed, period=period)
     console.print(delivery_table(summaries))
@@ -245,6 +332,7 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     help="Date de situation du rapport (échéances, conservation ; par défaut : aujourd'hui).",
 )
 @click.pass_context
+@_writer("recours audit", when=lambda _: click.get_current_context().invoked_subcommand is None)
 def audit(
     ctx: click.Context, home: Path, conventions_dir: Path | None, report_date: object
 ) -> None:
@@ -264,25 +352,69 @@ def audit(
 @audit.command("verify")
 @HOME_OPTION
 def audit_verify(home: Path) -> None:
-    """Vérifie la chaîne du journal d'audit et dit où elle est rompue (code 1 si rompue)."""
-    from recours.audit_log import check_chain, journal_path
+    """Vérifie le journal d'audit et son ancre ; code 1 sur une rupture non acquittée."""
+    from recours.audit_log import anchor_path, check_chain, journal_path
     from recours.dpo import previous_anchor
 
     audit_dir = Home(home).audit
     anchor = previous_anchor(audit_dir)
     status = check_chain(audit_dir, anchor)
-    click.echo(f"Journal : {journal_path(audit_dir)}")
+    click.echo(f"Journal : {journal_path(audit_dir)} (ancre : {anchor_path(audit_dir)})")
     if anchor is not None:
         click.echo(f"Comparé au sceau du {anchor.source} (événement n° {anchor.seq}).")
+    for done in status.acknowledged:
+        click.echo(
+            f"Rupture acquittée le {done.when} par {done.by} "
+            f"(ligne {done.line}) : {' ; '.join(done.breaks) or '—'}. Motif : {done.reason}"
+        )
     if status.intact:
-        click.echo(f"Chaîne intacte : {status.events} événement(s).")
+        also = ", ruptures acquittées mises à part" if status.acknowledged else ""
+        click.echo(f"Chaîne intacte : {status.events} événement(s){also}.")
         if status.last_seq is not None:
             click.echo(f"Sceau : événement n° {status.last_seq}, empreinte {status.last_hash}")
         return
     click.echo(f"CHAÎNE ROMPUE à la ligne {status.line} : {status.reason}")
     if status.events:
-        click.echo(f"Les lignes 1 à {status.events} sont intactes.")
+        also = ", hormis les ruptures acquittées" if status.acknowledged else ""
+        click.echo(f"Les lignes 1 à {status.events} sont intactes{also}.")
+    for other in status.problems[1:]:
+        click.echo(f"Autre rupture non acquittée, {other}")
+    click.echo(
+        "Après enquête (docs/dpo.md, « Vérifier le journal d'audit ») : recours audit acquitter "
+        f'--home {home} --par "NOM" --motif "CE QUE L\'ENQUÊTE A ÉTABLI"'
+    )
     sys.exit(1)
+
+
+@audit.command("acquitter")
+@HOME_OPTION
+@click.option(
+    "--par", "by", required=True, metavar="NOM", help="Qui acquitte (inscrit au journal)."
+)
+@click.option(
+    "--motif",
+    "reason",
+    required=True,
+    metavar="TEXTE",
+    help="Ce que l'enquête a établi (inscrit au journal).",
+)
+@_writer("recours audit acquitter")
+def audit_acknowledge(home: Path, by: str, reason: str) -> None:
+    """Acquitte les ruptures du journal constatées, par un événement du journal lui-même."""
+    from recours.audit_log import acknowledge
+    from recours.dpo import previous_anchor
+
+    audit_dir = Home(home).audit
+    event = acknowledge(audit_dir, by, reason, previous_anchor(audit_dir))
+    if event is None:
+        click.echo(f"Rien à acquitter : le journal {audit_dir / 'journal.jsonl'} est intact.")
+        return
+    for item in event["ruptures"]:
+        click.echo(f"Acquittée : ligne {item['ligne']} : {item['raison']}")
+    click.echo(
+        f"Acquittement inscrit au journal (événement n° {event['seq']}, rupture_acquittee) ; "
+        "les ruptures qui apparaîtraient ensuite seront signalées."
+    )
 
 
 @cli.command()
@@ -300,6 +432,7 @@ def audit_verify(home: Path) -> None:
     default=None,
     help="Date du jour de la purge (par défaut : aujourd'hui).",
 )
+@_writer("recours purge", when=lambda options: not options["dry_run"])
 def purge(home: Path, conventions_dir: Path | None, dry_run: bool, on: str | None) -> None:
     """Supprime ce qui a dépassé la durée de conservation de sa convention, et le journalise."""
     from datetime import date
@@ -353,10 +486,13 @@ def keys() -> None:
     required=True,
     help="Fichier de la nouvelle clé (hexadécimal, mode 0600) ; créé s'il n'existe pas.",
 )
+@_writer("recours keys rotate")
 def keys_rotate(home: Path, conventions_dir: Path | None, new_key_file: Path) -> None:
     """Repseudonymise toute la zone pseudonymisée sous une nouvelle clé, depuis landing/."""
     from pipelines.keys import rotate
-    from pipelines.keys.keyfile import read_new_key
+    from pipelines.keys.keyfile import check_key_file_env, read_new_key
+
+    check_key_file_env()
 
     key_hex, created = read_new_key(new_key_file)
     if created:
@@ -379,11 +515,24 @@ def keys_rotate(home: Path, conventions_dir: Path | None, new_key_file: Path) ->
 
 
 def main() -> None:
+    """Every failure is a message: a RecoursError's own (exit 2), any other worded by
+    ``failure_message`` from its kind and path (exit 1); the traceback only with --debug."""
+    os.umask(0o077)  # private at rest (recours/modes.py): nothing is created readable by others
     try:
         cli(standalone_mode=True)
     except RecoursError as exc:
+        if _RUN["debug"]:
+            traceback.print_exc()
         console.print(f"[bold red]Erreur :[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
+    except Exception as exc:
+        from recours.errors import failure_message
+
+        if _RUN["debug"]:
+            traceback.print_exc()
+        message = failure_message(exc, _RUN["home"])
+        console.print(f"[bold red]Erreur :[/] {escape(message)}", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

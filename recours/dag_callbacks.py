@@ -69,7 +69,7 @@ def record_task_failure(context: Mapping[str, Any]) -> None:
     }
     try:
         audit_log.append_event(_home().audit, FAILURE_EVENT, **event)
-    except OSError as exc:
+    except (OSError, audit_log.JournalError) as exc:
         log.warning("echec_tache not written to the audit log (%s)", type(exc).__name__)
 
 

@@ -1,15 +1,20 @@
 """What the DAG files share, importable without parsing any DAG: where the conventions are,
-which conventions exist (file names only: DAG parsing opens no file), and the Asset each ingest
-updates and the crossing waits for."""
+which conventions exist (file names only: DAG parsing opens no file), the Asset each ingest
+updates and the crossing waits for, and how a writing task takes the home."""
 
 from __future__ import annotations
 
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 from airflow.sdk import Asset
+
+from recours.conventions import KNOWN_SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,37 @@ def convention_ids(folder: Path) -> list[str]:
     return ids
 
 
+def needed_conventions(conventions: list[str]) -> list[str]:
+    """The conventions some indicator uses (plus the département's, for ``connus``), among
+    ``conventions``: the ones whose deliveries can change a publication, and so trigger the
+    crossing DAG. Reads only the catalogue's ``sources`` lists (configuration, no data) with
+    plain YAML, so that parsing imports nothing heavy. An unreadable catalogue counts every
+    convention as needed (the crossing itself then says what is wrong)."""
+    try:
+        text = (REPO_ROOT / "indicators" / "catalogue.yaml").read_text(encoding="utf-8")
+        entries = yaml.safe_load(text)["indicators"]
+        used = {KNOWN_SOURCE, *(source for entry in entries for source in entry["sources"])}
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return list(conventions)
+    return [c for c in conventions if c in used]
+
+
 def pseudonymized_asset(convention_id: str) -> Asset:
     """The Asset an ingest updates; the crossing DAG is scheduled on these (same URI, no name)."""
     return Asset(ASSET_URI.format(convention_id=convention_id))
+
+
+def task_home() -> Path:
+    """The home folder a task works on: ``$RECOURS_HOME``, or ``./var``."""
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
+
+
+@contextmanager
+def writing_task(home: Path, dag_id: str, task_id: str) -> Iterator[None]:
+    """What every writing task wraps its work in (recours/lock.py): umask 077, the home's lock,
+    the zones' modes. Used outside ``fail_without_retry_on_recours_error``: a home busy past
+    ``RECOURS_LOCK_TIMEOUT`` is a passing incident, which Airflow retries (2, 4, 8 minutes)."""
+    from recours.lock import writing
+
+    with writing(home, f"Airflow {dag_id} (tâche {task_id})", on_wait=log.info):
+        yield

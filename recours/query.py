@@ -15,6 +15,17 @@ So the warehouse and the pseudonymized zone, on the same disk, stay out of reach
 command analysts use. Errors come back as ``QueryError`` with a French message that names the
 table or column at fault, never as a traceback.
 
+An analyst's query must not take the machine down with it, so every query runs under limits
+(``Limits``): a delay after which a timer thread interrupts DuckDB (a recursive CTE that never
+ends), and a memory limit that holds twice, for DuckDB's own work (``memory_limit``, with no
+spilling to disk: the temporary directory would otherwise be ``.tmp`` in the current folder,
+perhaps the home) and for the rows brought back into Python, which DuckDB does not count.
+
+``--out`` never writes inside the home (the publication, the journal, the pseudonymized zone
+are all there: one mistyped path would stop every later run) and never replaces a file
+without ``force``. ``csv`` is the French Excel dialect of the published CSVs, written by the
+same function (``pipelines.publish.export.french_csv``); ``csv-rfc`` is the plain one.
+
 ``recours query tables`` lists the published tables and columns with their meaning. The
 meanings are read from the data dictionary, ``docs/publication.md``, the one place they are
 written: the documentation test checks that page against the publication's contract, so the
@@ -27,27 +38,40 @@ import csv
 import io
 import json
 import math
+import os
 import re
+import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 
 from recours.errors import RecoursError
 
+if TYPE_CHECKING:
+    import polars as pl
+
 DATABASE = "recours.duckdb"
 CATALOG = "recours"
-FORMATS = ("table", "csv", "json", "xlsx")
+FORMATS = ("table", "csv", "csv-rfc", "json", "xlsx")
+DEFAULT_SECONDS = 60.0
+DEFAULT_MEMORY = "2GB"
+MIN_MEMORY = 64_000_000  # below this DuckDB cannot even attach the publication reliably
+FETCH_ROWS = 10_000  # rows brought into Python between two checks of the limits
+SIZE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([kmgt]?)(i?)([bo])\s*$", re.IGNORECASE)
 TABLES_KEYWORD = "tables"
 DICTIONARY = Path(__file__).resolve().parent.parent / "docs" / "publication.md"
 # A column of the dictionary: | `column` | TYPE | meaning |
 COLUMN_ROW = re.compile(r"^\| `([^`]+)` \| ([A-Z]+) \| (.*) \|[ \t]*$", re.MULTILINE)
 
+# No spilling to disk: DuckDB's default temporary directory is ``.tmp`` in the current folder.
+NO_SPILL = ("SET temp_directory = ''", "SET max_temp_directory_size = '0B'")
 # Order matters: lock_configuration last, once everything else is set.
 LOCKDOWN = (
     "SET autoinstall_known_extensions = false",
@@ -57,12 +81,63 @@ LOCKDOWN = (
     "SET lock_configuration = true",
 )
 
-Format = Literal["table", "csv", "json", "xlsx"]
+Format = Literal["table", "csv", "csv-rfc", "json", "xlsx"]
 Rows = list[tuple[Any, ...]]
 
 
 class QueryError(RecoursError):
     """A query that cannot run on the publication, with a French message for the analyst."""
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``2GB``, ``500MB``, ``1,5Go``, ``512MiB``: what analysts write, in French too.
+
+    A bare number is refused: ``--memoire 2`` could mean bytes or gigabytes.
+    """
+    match = SIZE.match(text or "")
+    if match is None:
+        raise QueryError(
+            f"taille illisible pour --memoire : « {text} » ; écrire un nombre et une unité, "
+            "par exemple --memoire 2GB ou --memoire 500MB"
+        )
+    number = float(match[1].replace(",", "."))
+    power = " kmgt".index(match[2].lower() or " ")
+    return int(number * (1024 if match[3] else 1000) ** power)
+
+
+def _french_number(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long and how much memory one query may take (``--delai``, ``--memoire``).
+
+    Defaults fit an analyst's query on the publication (aggregates, a few MB) with a wide margin
+    while keeping a runaway query from holding a shared two-core machine.
+    """
+
+    seconds: float = DEFAULT_SECONDS
+    memory: str = DEFAULT_MEMORY
+
+    def memory_bytes(self) -> int:
+        """The memory limit in bytes, checked: a French message for a size DuckDB cannot use."""
+        size = parse_size(self.memory)
+        if size < MIN_MEMORY:
+            raise QueryError(
+                f"--memoire {self.memory} est trop peu : il faut au moins 64MB pour lire la "
+                "publication ; donner par exemple --memoire 500MB"
+            )
+        return size
+
+    def check(self) -> None:
+        """Refuse, in French, limits no query could run under."""
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise QueryError(
+                f"--delai {_french_number(self.seconds)} : donner une durée en secondes, plus "
+                "grande que zéro (par défaut 60)"
+            )
+        self.memory_bytes()
 
 
 @dataclass(frozen=True)
@@ -101,13 +176,18 @@ def data_dictionary(path: Path = DICTIONARY) -> dict[str, TableDoc]:
     return tables
 
 
-def _open(database: Path) -> duckdb.DuckDBPyConnection:
-    """A connection that sees the publication, read-only, and nothing else."""
+def _open(database: Path, limits: Limits | None = None) -> duckdb.DuckDBPyConnection:
+    """A connection that sees the publication, read-only, and nothing else; with ``limits``,
+    DuckDB's memory is capped too (set before the lock-down, which a query cannot undo)."""
     connection = duckdb.connect(":memory:")
     try:
         target = str(database).replace("'", "''")
         connection.execute(f"ATTACH '{target}' AS {CATALOG} (READ_ONLY)")
         connection.execute(f"USE {CATALOG}")
+        for statement in NO_SPILL:
+            connection.execute(statement)
+        if limits is not None:
+            connection.execute(f"SET memory_limit = '{limits.memory_bytes()}B'")
         for statement in LOCKDOWN:
             connection.execute(statement)
     except duckdb.Error as error:
@@ -232,7 +312,8 @@ def as_table(columns: Sequence[str], rows: Rows) -> str:
 
 
 def as_csv(columns: Sequence[str], rows: Rows) -> str:
-    """Plain CSV (comma, decimal point) for other tools; NULL is an empty field."""
+    """Plain CSV (RFC 4180: comma, decimal point, ``true``/``false``) for other tools, which
+    misread the French dialect; NULL is an empty field."""
 
     def cell(value: Any) -> Any:
         if value is None:
@@ -274,6 +355,55 @@ def as_json(columns: Sequence[str], rows: Rows) -> str:
     return json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
+def _as_text(value: Any) -> str:
+    """A value polars cannot hold in a CSV column (a list, a struct, a UUID) as one text cell."""
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(_json_value(value), ensure_ascii=False)
+    return _text(value)
+
+
+def _french_series(name: str, kind: str, values: list[Any]) -> pl.Series:
+    """One result column for ``french_csv``: booleans stay booleans (``oui``/``non``) even when
+    all NULL, numbers stay numbers (decimal comma); what a CSV cell cannot hold becomes text."""
+    import polars as pl
+
+    if kind == "BOOLEAN":
+        return pl.Series(name, values, dtype=pl.Boolean)
+    try:
+        series = pl.Series(name, values, strict=True)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        series = None
+    if series is None or series.dtype == pl.Object or series.dtype.is_nested():
+        texts = [None if value is None else _as_text(value) for value in values]
+        series = pl.Series(name, texts, dtype=pl.String)
+    return series
+
+
+def as_french_csv(columns: Sequence[str], kinds: Sequence[str], rows: Rows) -> bytes:
+    """CSV as French Excel reads it, exactly as the published CSVs (``;``, decimal comma,
+    UTF-8 BOM, ``oui``/``non``, NULL empty): written by the publication's own function."""
+    import polars as pl
+
+    from pipelines.publish.export import french_csv
+
+    repeated = sorted({name for name in columns if list(columns).count(name) > 1})
+    if repeated:
+        raise QueryError(
+            f"plusieurs colonnes du résultat s'appellent {', '.join(repeated)} : les renommer "
+            "avec AS (SELECT a.x AS x_a, b.x AS x_b …) pour le format csv"
+        )
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    frame = pl.DataFrame(
+        [
+            _french_series(name, kind, list(column))
+            for name, kind, column in zip(columns, kinds, values, strict=True)
+        ]
+    )
+    buffer = io.BytesIO()
+    french_csv(frame, buffer)  # type: ignore[arg-type]  # polars writes to a path or a buffer
+    return buffer.getvalue()
+
+
 def _exact_in_excel(value: Any) -> bool:
     """Excel keeps a number exactly when it is a finite double (integers up to 2**53)."""
     if isinstance(value, int):
@@ -281,14 +411,16 @@ def _exact_in_excel(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-def as_xlsx(columns: Sequence[str], rows: Rows, out: Path) -> None:
+def as_xlsx(columns: Sequence[str], rows: Rows) -> bytes:
     """An Excel workbook, one sheet: numbers stay numbers, NULL an empty cell, the header frozen.
 
     Decimals and very large integers are written as text, which Excel would otherwise round.
+    Built in memory, so that the file is only created once the workbook is whole.
     """
     import xlsxwriter
 
-    workbook = xlsxwriter.Workbook(str(out), {"strings_to_numbers": False, "in_memory": True})
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"strings_to_numbers": False, "in_memory": True})
     try:
         sheet = workbook.add_worksheet("resultat")
         bold = workbook.add_format({"bold": True})
@@ -310,11 +442,12 @@ def as_xlsx(columns: Sequence[str], rows: Rows, out: Path) -> None:
             sheet.set_column(index, index, min(60, max(10, len(name) + 2)))
     finally:
         workbook.close()
+    return buffer.getvalue()
 
 
 FORMATTERS: dict[str, Callable[[Sequence[str], Rows], str]] = {
     "table": as_table,
-    "csv": as_csv,
+    "csv-rfc": as_csv,
     "json": as_json,
 }
 
@@ -328,23 +461,101 @@ def _database(published: Path) -> Path:
     return database
 
 
-def execute(published: Path, sql: str) -> tuple[list[str], Rows]:
-    """Run ``sql`` on ``published/recours.duckdb`` (read-only, confined): columns and rows."""
-    folder = Path(published)
+@dataclass(frozen=True)
+class Result:
+    """A query's result: column names, DuckDB types (for the CSV dialects) and rows."""
+
+    columns: list[str]
+    kinds: list[str]
+    rows: Rows
+
+
+def _row_size(row: tuple[Any, ...]) -> int:
+    """Bytes one fetched row holds in Python: the tuple, its values, the list's pointer."""
+    return 8 + sys.getsizeof(row) + sum(sys.getsizeof(value) for value in row)
+
+
+def _batch_size(batch: Rows) -> int:
+    """An estimate from at most 50 rows: measuring every row would cost more than the query."""
+    sample = batch[:: max(1, len(batch) // 50)]
+    return len(batch) * sum(_row_size(row) for row in sample) // len(sample)
+
+
+def _timed_out(limits: Limits) -> QueryError:
+    return QueryError(
+        f"requête arrêtée au bout de {_french_number(limits.seconds)} s (limite --delai) : "
+        "elle tournait encore (requête récursive sans fin, jointure sans condition ?) ; la "
+        "corriger, ou relancer avec un --delai plus grand, par exemple --delai "
+        f"{_french_number(limits.seconds * 5)}"
+    )
+
+
+def _out_of_memory(limits: Limits) -> QueryError:
+    return QueryError(
+        f"requête arrêtée : elle demandait plus de {limits.memory} de mémoire (limite "
+        "--memoire) ; la restreindre (WHERE, LIMIT, agrégats, moins de jointures), ou relancer "
+        f"avec une --memoire plus grande, par exemple --memoire {_bigger(limits.memory)}"
+    )
+
+
+def _bigger(memory: str) -> str:
+    match = SIZE.match(memory)
+    assert match is not None  # checked by Limits.check
+    return f"{_french_number(float(match[1].replace(',', '.')) * 2)}{''.join(match.groups()[1:])}"
+
+
+def _run(folder: Path, sql: str, limits: Limits) -> Result:
+    """Run ``sql`` confined and under ``limits``; a French ``QueryError`` for any failure.
+
+    The timer interrupts DuckDB mid-query; between two batches of fetched rows, the loop checks
+    the timer and the memory the rows already take, since neither is DuckDB's to see.
+    """
     database = _database(folder)
     if not sql or not sql.strip():
         raise QueryError("requête vide : écrire une requête SQL, par exemple SHOW TABLES")
-    connection = _open(database)
+    limits.check()
+    budget = limits.memory_bytes()
+    connection = _open(database, limits)
+    expired = threading.Event()
+
+    def interrupt() -> None:
+        expired.set()
+        connection.interrupt()
+
+    timer = threading.Timer(limits.seconds, interrupt)
+    timer.daemon = True
+    timer.start()
     try:
-        try:
-            cursor = connection.execute(sql)
-            columns = [item[0] for item in cursor.description or []]
-            rows = cursor.fetchall() if columns else []
-        except duckdb.Error as error:
-            raise QueryError(_explain(error, connection, folder)) from None
+        cursor = connection.execute(sql)
+        description = cursor.description or []
+        columns = [item[0] for item in description]
+        kinds = [str(item[1]) for item in description]
+        rows: Rows = []
+        held = 0
+        while columns and (batch := cursor.fetchmany(FETCH_ROWS)):
+            if expired.is_set():
+                raise _timed_out(limits)
+            held += _batch_size(batch)
+            if held > budget:
+                raise _out_of_memory(limits)
+            rows.extend(batch)
+    except duckdb.OutOfMemoryException:
+        raise _out_of_memory(limits) from None
+    except duckdb.Error as error:
+        if expired.is_set():
+            raise _timed_out(limits) from None
+        raise QueryError(_explain(error, connection, folder)) from None
     finally:
+        timer.cancel()
         connection.close()
-    return columns, rows
+    return Result(columns, kinds, rows)
+
+
+def execute(published: Path, sql: str, limits: Limits | None = None) -> tuple[list[str], Rows]:
+    """Run ``sql`` on ``published/recours.duckdb`` (read-only, confined, under ``limits``, by
+    default ``Limits()``): columns and rows."""
+    result = _run(Path(published), sql, limits or Limits())
+    return result.columns, result.rows
 
 
 TABLE_COLUMNS = ["table", "colonne", "type", "signification"]
@@ -395,36 +606,110 @@ def tables_text(columns: Sequence[str], rows: Rows) -> str:
     return "\n".join(line for line in lines if line is not None) + "\n"
 
 
-def run_query(published: Path, sql: str, fmt: Format = "table", out: Path | None = None) -> str:
-    """Run ``sql`` on the publication (read-only, confined) and format the result.
+def check_out(out: Path, home: Path, force: bool = False) -> Path:
+    """The file ``--out`` may write, symlinks resolved; a French refusal for any other.
+
+    Never inside the home, whatever the path says (``..``, a symlink, a relative path from a
+    folder of the home): the publication, the journal and the pseudonymized zone live there.
+    Never over an existing file unless ``force``; never a folder.
+    """
+    target = Path(out)
+    resolved = target.expanduser().resolve()
+    root = Path(home).expanduser().resolve()
+    if resolved == root or resolved.is_relative_to(root):
+        via = f" (c'est-à-dire {resolved})" if resolved != target else ""
+        raise QueryError(
+            f"--out {target}{via} est dans le dossier de travail {Path(home)}, où sont la "
+            "publication, le journal d'audit et les données pseudonymisées : `recours query` "
+            "n'y écrit jamais ; donner un fichier hors de ce dossier, par exemple dans votre "
+            "dossier personnel"
+        )
+    if resolved.is_dir():
+        raise QueryError(f"--out {target} est un dossier : donner un nom de fichier")
+    if not resolved.parent.is_dir():
+        raise QueryError(f"dossier introuvable pour --out : {target.parent}")
+    if resolved.exists() and not force:
+        raise QueryError(
+            f"--out {target} existe déjà : choisir un autre nom, ou ajouter --force pour le "
+            "remplacer"
+        )
+    return resolved
+
+
+def _write_out(target: Path, shown: Path, payload: bytes, force: bool) -> None:
+    """Write the whole result or nothing: a new file is created exclusively (no race with a
+    file appearing meanwhile); a replaced one is written aside and renamed over it."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.en-cours") if force else target
+    created = False
+    try:
+        with temporary.open("wb" if force else "xb") as handle:
+            created = True
+            handle.write(payload)
+        if force:
+            os.replace(temporary, target)
+    except FileExistsError:
+        raise QueryError(
+            f"--out {shown} existe déjà : choisir un autre nom, ou ajouter --force pour le "
+            "remplacer"
+        ) from None
+    except OSError as error:
+        if created:
+            temporary.unlink(missing_ok=True)
+        raise QueryError(
+            f"impossible d'écrire {shown} : {error.strerror} ; rien n'a été écrit, vérifier "
+            "le dossier (droits, place libre) ou choisir un autre fichier"
+        ) from None
+
+
+def _payload(fmt: str, result: Result, listing: bool) -> bytes:
+    if fmt == "xlsx":
+        return as_xlsx(result.columns, result.rows)
+    if fmt == "csv":
+        return as_french_csv(result.columns, result.kinds, result.rows)
+    if listing and fmt == "table":
+        return tables_text(result.columns, result.rows).encode("utf-8")
+    return FORMATTERS[fmt](result.columns, result.rows).encode("utf-8")
+
+
+def run_query(
+    published: Path,
+    sql: str,
+    fmt: Format = "table",
+    out: Path | None = None,
+    *,
+    force: bool = False,
+    limits: Limits | None = None,
+    home: Path | None = None,
+) -> str:
+    """Run ``sql`` on the publication (read-only, confined, under ``limits``) and format it.
 
     ``sql`` = ``tables`` lists the published tables and columns with their meaning instead.
-    With ``out``, the result is written to that file and the returned text says so; ``xlsx``
-    needs ``out``. Raises ``QueryError`` for a missing publication, an unknown format, a file
-    that cannot be written, or any error DuckDB reports, in French.
+    With ``out``, the result is written to that file (never inside ``home``, by default the
+    folder holding ``published``; an existing file only with ``force``) and the returned text
+    says so; ``xlsx`` needs ``out``. Raises ``QueryError`` for a missing publication, an
+    unknown format, a file that cannot or may not be written, a query stopped by its limits,
+    or any error DuckDB reports, in French.
     """
     if fmt not in FORMATS:
         raise QueryError(f"format inconnu « {fmt} » : choisir parmi {', '.join(FORMATS)}")
     if fmt == "xlsx" and out is None:
         raise QueryError("le format xlsx s'écrit dans un fichier : ajouter --out FICHIER.xlsx")
+    limits = limits or Limits()
+    limits.check()
+    target = None
+    if out is not None:  # before the query: a refused --out should not wait for the result
+        target = check_out(out, Path(published).parent if home is None else home, force)
     listing = sql is not None and sql.strip().lower() == TABLES_KEYWORD
-    columns, rows = describe_tables(published) if listing else execute(published, sql)
-    if out is None:
-        if listing and fmt == "table":
-            return tables_text(columns, rows)
-        return FORMATTERS[fmt](columns, rows)
-    target = Path(out)
-    if not target.parent.is_dir():
-        raise QueryError(f"dossier introuvable pour --out : {target.parent}")
-    try:
-        if fmt == "xlsx":
-            as_xlsx(columns, rows, target)
-        else:
-            text = tables_text(columns, rows) if listing and fmt == "table" else None
-            target.write_text(text or FORMATTERS[fmt](columns, rows), encoding="utf-8")
-    except OSError as error:
-        raise QueryError(f"impossible d'écrire {target} : {error.strerror}") from None
-    count = len(rows)
+    if listing:
+        columns, rows = describe_tables(published)
+        result = Result(columns, ["VARCHAR"] * len(columns), rows)
+    else:
+        result = _run(Path(published), sql, limits)
+    payload = _payload(fmt, result, listing)
+    if target is None:
+        return payload.decode("utf-8")
+    _write_out(target, Path(out), payload, force)
+    count = len(result.rows)
     return (
         f"{count} ligne{'s' if count > 1 else ''} écrite{'s' if count > 1 else ''} dans {target}\n"
     )

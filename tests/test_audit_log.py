@@ -8,6 +8,7 @@ import pytest
 
 from recours.audit_log import (
     Anchor,
+    anchor_path,
     append_event,
     check_chain,
     journal_path,
@@ -122,33 +123,63 @@ def test_a_missing_final_newline_is_found(journal):
     )
 
 
-def test_lines_deleted_at_the_end_are_found_only_against_a_seal(journal):
+def test_lines_deleted_at_the_end_are_found_against_the_anchor_and_a_seal(journal):
     head = read_events(journal)[-1]
-    anchor = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
-    assert check_chain(journal, anchor).intact
+    seal = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
+    assert check_chain(journal, seal).intact
     _write(journal, _raw(journal)[:-2])
-    assert check_chain(journal).intact  # a shorter chain is still a chain
-    status = check_chain(journal, anchor)
+    status = check_chain(journal)  # a shorter chain is still a chain: the anchor shows the loss
     assert (status.intact, status.line, status.events, status.last_seq) == (False, 4, 3, 3)
+    assert status.reason == (
+        "le journal s'arrête à l'événement n° 3 alors que le fichier d'ancrage journal.ancre en "
+        "comptait 5 : des événements ont été supprimés à la fin"
+    )
+    status = check_chain(journal, seal)  # both see it; the report's seal is named first
     assert status.reason == (
         "le journal s'arrête à l'événement n° 3 alors que le rapport DPO du 2026-01-01 en "
         "comptait 5 : des événements ont été supprimés à la fin"
     )
+    assert len(status.problems) == 2
 
 
-def test_a_journal_rewritten_from_scratch_is_found_against_a_seal(journal):
+def test_a_journal_rewritten_with_its_anchor_is_found_only_against_a_seal(journal):
+    """The limit docs/dpo.md states: whoever rewrites both files is caught by an archived seal."""
     head = read_events(journal)[-1]
-    anchor = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
+    seal = Anchor(head["seq"], head["hash"], "rapport DPO du 2026-01-01")
     journal_path(journal).unlink()
+    anchor_path(journal).unlink()
     for n in range(5):
         append_event(journal, "livraison_recue", fichier=f"F{n}.csv", lignes=n + 100)
     assert check_chain(journal).intact
-    status = check_chain(journal, anchor)
+    status = check_chain(journal, seal)
     assert (status.intact, status.line) == (False, 5)
     assert status.reason == (
         "l'événement n° 5 n'est plus celui que le rapport DPO du 2026-01-01 a scellé : le "
         "journal a été réécrit"
     )
+
+
+def test_a_journal_deleted_then_appended_to_records_the_loss_first(journal):
+    head = read_events(journal)[-1]
+    journal_path(journal).unlink()
+    event = append_event(journal, "livraison_recue", fichier="G.csv", lignes=1)
+    first, second = read_events(journal)
+    assert (first["seq"], first["evenement"], first["precedent"]) == (
+        1,
+        "rupture_detectee",
+        "0" * 64,
+    )
+    assert first["attendu"] == {"seq": 5, "hash": head["hash"]}
+    assert first["trouve"] == {"lignes": 0, "seq": 0}
+    assert first["motif"] == (
+        "le journal a disparu alors que le fichier d'ancrage journal.ancre en comptait 5 : il a "
+        "été supprimé ou déplacé"
+    )
+    assert (second, second["seq"]) == (event, 2)
+    status = check_chain(journal)
+    assert (status.intact, status.line) == (False, 1)
+    assert status.reason.startswith("perte constatée le ")
+    assert status.reason.endswith(f"et non acquittée : {first['motif']}")
 
 
 def test_an_empty_journal_against_a_seal_lost_everything(tmp_path):

@@ -1,6 +1,7 @@
 """Operating the pipeline in Airflow: every DAG and task documented, retries with back-off on
 every task, the failure callback writing ``echec_tache`` to the audit log (called directly, and
-through a real DAG run that fails), and the local ``airflow standalone`` configuration.
+through a real DAG run that fails), and the local ``airflow standalone`` configuration (its
+start and stop: tests/test_ops_airflow.py).
 
 Airflow itself is only imported in child processes (see tests/test_airflow_dags.py for why).
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import textwrap
@@ -38,6 +40,7 @@ PARSE = textwrap.dedent(
             "doc_md": dag.doc_md,
             "timetable": type(dag.timetable).__name__,
             "cron": getattr(dag.timetable, "expression", None),
+            "paused_upon_creation": dag.is_paused_upon_creation,
             "tasks": {
                 t.task_id: {
                     "doc_md": t.doc_md,
@@ -80,6 +83,14 @@ def test_every_task_retries_with_back_off_and_records_its_failure(parsed):
             where = (dag_id, task_id)
             assert (task["retries"], task["backoff"], task["max_delay"]) == (3, 2.0, 1800.0), where
             assert task["callbacks"] == ["recours.dag_callbacks.record_task_failure"], where
+
+
+def test_every_dag_is_active_from_creation(parsed):
+    """Airflow creates DAGs paused by default: nobody would ingest, cross or purge until someone
+    found the switch in the UI (docs/exploitation.md says they start active)."""
+    assert {d: dag["paused_upon_creation"] for d, dag in parsed["dags"].items()} == dict.fromkeys(
+        parsed["dags"], False
+    )
 
 
 def test_the_retention_dag_runs_daily(parsed):
@@ -152,13 +163,15 @@ def test_a_real_failing_dag_run_writes_echec_tache(tmp_path):
     assert verify_chain(Home(home).audit)[0]
 
 
-@pytest.mark.slow  # about 25 s: six `airflow config get-value` calls
+@pytest.mark.slow  # about 15 s: Airflow reads its configuration once, in a child
 def test_the_standalone_script_configuration_is_valid(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.pop("RECOURS_AIRFLOW_WORKERS", None)
     env.update(
         RECOURS_HOME=str(tmp_path / "home"),
         RECOURS_AIRFLOW_PORT="18080",
         AIRFLOW__CORE__DAGS_FOLDER="/ailleurs",  # a caller's setting must not leak in
+        AIRFLOW__CORE__PARALLELISM="32",
         RECOURS_AIRFLOW_BIN=str(REPO_ROOT / ".venv" / "bin" / "airflow"),
     )
     proc = subprocess.run(
@@ -172,6 +185,7 @@ def test_the_standalone_script_configuration_is_valid(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     values = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if line)
     airflow_home = (tmp_path / "home").resolve() / "airflow"
+    cores = subprocess.run(["nproc"], env=env, capture_output=True, text=True, check=True)
     assert values == {
         "core.dags_folder": str(REPO_ROOT / "dags"),
         "core.load_examples": "False",
@@ -179,5 +193,13 @@ def test_the_standalone_script_configuration_is_valid(tmp_path):
         "database.sql_alchemy_conn": f"sqlite:///{airflow_home}/airflow.db",
         "api.host": "127.0.0.1",
         "api.port": "18080",
+        "core.parallelism": cores.stdout.strip(),  # one task per core, not 32 idle workers
+        "core.max_active_tasks_per_dag": cores.stdout.strip(),
+        "api.workers": "1",
+        "dag_processor.parsing_processes": "1",
+        "core.simple_auth_manager_passwords_file": str(
+            airflow_home / "simple_auth_manager_passwords.json.generated"
+        ),
     }
     assert airflow_home.is_dir()
+    assert stat.S_IMODE(airflow_home.stat().st_mode) == 0o700

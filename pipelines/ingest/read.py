@@ -58,6 +58,18 @@ def _raw_bytes(path: Path) -> bytes:
     return data
 
 
+def _position(path: Path, data: bytes, offset: int) -> tuple[int, str]:
+    """The line of byte ``offset`` and where it is, said without the bytes themselves: the
+    data team finds it with ``xxd -s`` or an editor, the message never quotes the file.
+
+    Line and positions count from 1; in a ``.gz`` they are those of the decompressed text.
+    """
+    line = data.count(b"\n", 0, offset) + 1
+    in_line = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    whole = "du contenu décompressé" if path.name.endswith(".gz") else "du fichier"
+    return line, f"octet {in_line} de la ligne, octet {offset + 1} {whole}"
+
+
 def _decode(path: Path, data: bytes, encoding: str) -> str:
     announced = ENCODING_NAMES[encoding]
     if encoding in ("cp1252", "latin-1") and not data.isascii():
@@ -66,32 +78,38 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         except UnicodeDecodeError:
             pass
         else:  # valid UTF-8 with accents: decoding as announced would write mojibake
+            first = re.search(rb"[\x80-\xff]", data)
+            assert first is not None  # not ASCII
+            line, where = _position(path, data, first.start())
             raise DeliveryRefused(
                 "encodage",
                 f"{path.name} : le fichier est encodé en UTF-8 alors que la convention annonce "
-                f"{announced} ; demander au partenaire un fichier conforme au dessin",
+                f"{announced} (premier caractère concerné : ligne {line}, {where}) ; demander "
+                "au partenaire un fichier conforme au dessin",
             )
     if encoding == "latin-1":
         # Latin-1 decodes any byte; 0x80–0x9F are control codes no text holds, and the mark
         # of a Windows-1252 file (’ « € …) sent as Latin-1.
         control = re.search(rb"[\x80-\x9f]", data)
         if control is not None:
-            line = data.count(b"\n", 0, control.start()) + 1
+            line, where = _position(path, data, control.start())
             raise DeliveryRefused(
                 "encodage",
                 f"{path.name}, ligne {line} : caractère de contrôle impossible en {announced} "
-                "(encodage annoncé) ; le fichier est probablement en Windows-1252",
+                f"(encodage annoncé), {where} ; le fichier est probablement en Windows-1252",
                 line=line,
             )
     python_codec = "utf-8-sig" if encoding.startswith("utf-8") else encoding
     try:
         return data.decode(python_codec)
     except UnicodeDecodeError as exc:
-        line = exc.object.count(b"\n", 0, exc.start) + 1
+        # utf-8-sig reports positions in the text after its byte-order mark
+        skipped = len(data) - len(exc.object)
+        line, where = _position(path, data, exc.start + skipped)
         raise DeliveryRefused(
             "encodage",
-            f"{path.name}, ligne {line} : octets illisibles en {announced} (encodage annoncé) ; "
-            "le fichier est probablement dans un autre encodage",
+            f"{path.name}, ligne {line} : octets illisibles en {announced} (encodage annoncé), "
+            f"{where} ; le fichier est probablement dans un autre encodage",
             line=line,
         ) from None
 

@@ -5,13 +5,21 @@ Expectations) → set aside bad rows → deduplicate → minimise and pseudonymi
 personal data (presidio) → Parquet, written aside and moved into place. Any delivery-level
 problem stops it whole and moves the file to quarantine with its reason; the other deliveries
 go on. The same functions run under Airflow (``dags/ingest.py``) and from ``recours run``.
+
+A raw file stays in ``landing/`` after it is processed (until its retention ends), so seeing it
+again is no event; a file deposited again with the content of a delivery already processed
+is (``livraison_redeposee``), once per deposit. The line numbers of the rows an accepted
+delivery set aside go to the restricted audit, ``audit/ecartees/`` (0600), never to a place an
+analyst reads: with the raw file at hand they point at the very rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,15 +34,18 @@ from pipelines.ingest.minimise import minimise
 from pipelines.ingest.quarantine import quarantine
 from pipelines.ingest.read import LINE, read_delivery
 from recours import audit_log
+from recours.atomic import write_text_atomically
 from recours.convention_events import record_convention_changes
 from recours.conventions import Convention, load_conventions
 from recours.errors import DeliveryRefused
 from recours.home import Home
 from recours.reference import commune_codes
-from recours.schemas import Schema, load_schemas
+from recours.schemas import Schema, load_schemas, schema_dirs
 
 MANIFEST = "manifest.json"
 IGNORED_SUFFIXES = (".part", ".sha256")
+SET_ASIDE_DIR = "ecartees"  # under audit/: line numbers of set-aside rows, per delivery
+DEPOSIT = "fichier_modifie_le_ns"  # the raw file's mtime when accepted: tells a new deposit
 
 
 @dataclass
@@ -95,11 +106,93 @@ def pending_deliveries(home: Home, convention_id: str) -> list[Path]:
 
 def processed_deliveries(home: Home, convention_id: str) -> set[tuple[str, str]]:
     """(file name, SHA-256) of every accepted delivery: the same file again is a no-op."""
-    found = set()
+    return set(_accepted(home, convention_id))
+
+
+@dataclass(frozen=True)
+class Processed:
+    """A delivery already processed, as the journal's ``livraison_redeposee`` names it."""
+
+    file: str
+    sha256: str
+    outcome: str  # acceptee | refusee
+    on: str | None  # when it was received (accepted) or refused
+    extraction: str | None = None
+    manifest: Path | None = None  # accepted only
+    deposit: int | None = None  # accepted only: the raw file's mtime (ns) when last seen
+
+    def event(self) -> dict:
+        return {
+            "fichier": self.file,
+            "issue": self.outcome,
+            "extraction": self.extraction,
+            "le": self.on,
+        }
+
+
+def _accepted(home: Home, convention_id: str) -> dict[tuple[str, str], Processed]:
+    """Every accepted delivery of the convention, by (file name, SHA-256), from its manifest."""
+    found = {}
     for manifest in (home.pseudonymized / convention_id).glob(f"*/*/{MANIFEST}"):
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        found.add((data["fichier"], data["sha256"]))
+        found[(data["fichier"], data["sha256"])] = Processed(
+            data["fichier"],
+            data["sha256"],
+            "acceptee",
+            data.get("recue_le"),
+            data.get("extraction"),
+            manifest,
+            data.get(DEPOSIT),
+        )
     return found
+
+
+def _refused(home: Home, convention_id: str) -> dict[str, Processed]:
+    """Every refused delivery still in quarantine, by SHA-256, from its reason file."""
+    found = {}
+    for reason in sorted((home.quarantine / convention_id).glob("*.motif.json")):
+        try:
+            data = json.loads(reason.read_text(encoding="utf-8"))
+            found[data["sha256"]] = Processed(
+                data["fichier"], data["sha256"], "refusee", data.get("refusee_le")
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # a reason file edited by hand: it only serves to name an earlier refusal
+    return found
+
+
+def _redeposited(path: Path, earlier: Processed) -> bool:
+    """The accepted file was written again since it was last seen (an upload over it, a copy):
+    a deposit to journal, unlike the same file simply still waiting for its retention. The
+    modification time, not the inode or ctime: a key rotation links or copies the raw file
+    with its times, and a change of mode (ctime) is no deposit."""
+    return path.stat().st_mtime_ns != earlier.deposit
+
+
+def _journal_redelivery(
+    home: Home, convention_id: str, path: Path, checksum: str, earlier: Processed, then: str
+) -> None:
+    audit_log.append_event(
+        home.audit,
+        "livraison_redeposee",
+        convention=convention_id,
+        fichier=path.name,
+        sha256=checksum,
+        deja_traitee=earlier.event(),
+        suite=then,
+    )
+
+
+def _remember_deposit(earlier: Processed, path: Path) -> None:
+    """The manifest keeps the new deposit's mtime, so that the next run does not journal the
+    same deposit again."""
+    assert earlier.manifest is not None
+    data = json.loads(earlier.manifest.read_text(encoding="utf-8"))
+    data[DEPOSIT] = path.stat().st_mtime_ns
+    mode = stat.S_IMODE(earlier.manifest.stat().st_mode)
+    write_text_atomically(
+        earlier.manifest, json.dumps(data, ensure_ascii=False, indent=2), mode=mode
+    )
 
 
 def ingest_all(
@@ -143,7 +236,11 @@ class IngestContext:
 
     @classmethod
     def load(cls, conventions_dir: Path | None = None) -> IngestContext:
-        return cls(load_key(), load_conventions(conventions_dir), load_schemas())
+        return cls(
+            load_key(),
+            load_conventions(conventions_dir),
+            load_schemas(schema_dirs(conventions_dir)),
+        )
 
 
 def ingest_convention(
@@ -163,13 +260,29 @@ def ingest_convention(
         context.conventions,
         context.schemas,
     )
-    done = processed_deliveries(home, convention_id)
+    done = _accepted(home, convention_id)
+    same_content = {**_refused(home, convention_id), **{p.sha256: p for p in done.values()}}
     outcomes = []
     for path in files:
         checksum = sha256_of(path)
-        if (path.name, checksum) in done:
-            outcomes.append(DeliveryOutcome(convention_id, path.name, "deja_traitee", checksum))
+        earlier = done.get((path.name, checksum))
+        if earlier is not None:
+            outcome = DeliveryOutcome(convention_id, path.name, "deja_traitee", checksum)
+            if earlier.deposit is None:  # accepted before deposits were recorded: from now on
+                _remember_deposit(earlier, path)
+            elif _redeposited(path, earlier):
+                _journal_redelivery(home, convention_id, path, checksum, earlier, "ignoree")
+                _remember_deposit(earlier, path)
+                outcome.messages.append(
+                    f"{path.name} : déposé à nouveau, identique à la livraison acceptée le "
+                    f"{earlier.on or '(date inconnue)'} ; rien n'est retraité"
+                )
+            outcomes.append(outcome)
             continue
+        if checksum in same_content:  # the same bytes under another name, or refused before
+            _journal_redelivery(
+                home, convention_id, path, checksum, same_content[checksum], "traitee"
+            )
         outcome = ingest_file(
             home,
             path,
@@ -181,7 +294,9 @@ def ingest_convention(
         )
         outcomes.append(outcome)
         if outcome.status == "acceptee":
-            done.add((path.name, checksum))
+            done[(path.name, checksum)] = Processed(
+                path.name, checksum, "acceptee", None, outcome.extraction
+            )
     return outcomes
 
 
@@ -345,6 +460,7 @@ def _ingest_valid_file(
             f"({share:.1%}, plus que le maximum de {schema.max_bad_row_share:.0%} du dessin) ; "
             f"{detail}",
         )
+    _write_set_aside_lines(home, outcome, ragged, result)
     kept = raw.filter(~pl.col(LINE).is_in(list(set_aside))) if set_aside else raw
     unique = kept.unique(subset=schema.column_names, keep="first", maintain_order=True)
     outcome.duplicates = kept.height - unique.height
@@ -370,9 +486,45 @@ def _ingest_valid_file(
     outcome.rows_kept = frame.height
     with outcome.timed("ecriture"):
         written = _write(
-            home, convention.id, schema, extraction, frame, outcome, pseudonymizer, result
+            home, convention.id, schema, extraction, frame, outcome, pseudonymizer, result, path
         )
     outcome.output = str(written)
+
+
+def set_aside_path(home: Home, convention_id: str, file_name: str) -> Path:
+    """Where the line numbers of the rows a delivery set aside are kept (restricted audit)."""
+    return home.audit / SET_ASIDE_DIR / convention_id / f"{file_name}.json"
+
+
+def _write_set_aside_lines(home: Home, outcome: DeliveryOutcome, ragged: list[int], result) -> None:
+    """Line numbers and rule (and column name) of every row set aside, never a value: the data
+    team finds the rows in the raw file to ask the partner about them. Written before the
+    delivery is moved into place, so that no accepted delivery lacks its record; a corrected
+    delivery of the same name replaces it. 0600 in 0700 folders: with the raw file, line
+    numbers point at persons."""
+    entries = [
+        {"regle": f.rule, "colonne": f.column, "lignes": list(f.lines)}
+        for f in result.failures
+        if f.severity == "ecarter"
+    ]
+    if ragged:
+        entries.append({"regle": "nombre_de_champs", "colonne": None, "lignes": sorted(ragged)})
+    entries.sort(key=lambda entry: (entry["regle"], entry["colonne"] or ""))
+    record = {
+        "convention": outcome.convention,
+        "fichier": outcome.file,
+        "sha256": outcome.sha256,
+        "jeu": outcome.dataset,
+        "extraction": outcome.extraction,
+        "lignes_lues": outcome.rows_read,
+        "lignes_ecartees": len(set(result.set_aside_lines) | set(ragged)),
+        "ecartees": entries,
+    }
+    target = set_aside_path(home, outcome.convention, outcome.file)
+    for folder in (target.parent.parent, target.parent):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+    write_text_atomically(target, json.dumps(record, ensure_ascii=False, indent=2), mode=0o600)
 
 
 def _write(
@@ -384,6 +536,7 @@ def _write(
     outcome: DeliveryOutcome,
     pseudonymizer: Pseudonymizer,
     result,
+    source: Path,
 ) -> Path:
     """Written aside then renamed: a reader never sees half a delivery."""
     dataset_dir = home.pseudonymized / convention_id / schema.dataset
@@ -400,6 +553,7 @@ def _write(
         "sha256": outcome.sha256,
         "extraction": extraction.isoformat(),
         "recue_le": datetime.now(UTC).isoformat(timespec="seconds"),
+        DEPOSIT: source.stat().st_mtime_ns,
         "empreinte_cle": pseudonymizer.fingerprint,
         "lignes_lues": outcome.rows_read,
         "lignes_gardees": outcome.rows_kept,

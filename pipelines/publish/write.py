@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -29,6 +30,9 @@ from pipelines.publish.model import TABLES, PublicationError, conform, empty
 
 DATABASE = "recours.duckdb"
 PERIODIC = ("indicateurs", "connus", "qualite")
+# published/ is for the analysts' group: 0750 folders, 0640 files (recours/modes.py), set here
+# explicitly since the process runs under umask 077.
+SHARED_DIR, SHARED_FILE = 0o750, 0o640
 
 
 def _quoted(path: Path) -> str:
@@ -184,9 +188,31 @@ def _install_all(staged: list[tuple[Path, Path]]) -> None:
                 aside.unlink(missing_ok=True)
 
 
-def write_publication(published_dir: Path, tables: dict[str, pl.DataFrame]) -> list[Path]:
-    """Write every table as DuckDB, Parquet and CSV, then move them all into place."""
+def publication_debris(published_dir: Path) -> list[Path]:
+    """Temporary files of this writer that an interrupted run (``kill -9``) left behind: the
+    next writer, holding the home's lock (recours/lock.py), removes them. Only this writer's
+    names, so that a concurrent ``recours rapport`` (which takes no lock) keeps its own."""
+    names = [DATABASE, "precedente", *(f"{t}.{ext}" for t in TABLES for ext in ("parquet", "csv"))]
+    found: list[Path] = []
+    for name in names:
+        found += published_dir.glob(f".{name}.*.tmp")
+        found += published_dir.glob(f".{name}.*.tmp.wal")
+    return sorted(found)
+
+
+def write_publication(
+    published_dir: Path,
+    tables: dict[str, pl.DataFrame],
+    before_install: Callable[[], None] | None = None,
+) -> list[Path]:
+    """Write every table as DuckDB, Parquet and CSV, then move them all into place.
+
+    ``before_install`` runs once everything is written and synced, just before the moves: the
+    crossing journals the publication there, so that a publication is never in place without its
+    event; if it raises, nothing is replaced."""
     published_dir.mkdir(parents=True, exist_ok=True)
+    if published_dir.stat().st_uid == os.geteuid():  # keep a setgid bit (the analysts' group)
+        os.chmod(published_dir, SHARED_DIR | (published_dir.stat().st_mode & 0o2000))
     database = _temporary(published_dir, DATABASE)
     staged: list[tuple[Path, Path]] = []
     try:
@@ -199,7 +225,10 @@ def write_publication(published_dir: Path, tables: dict[str, pl.DataFrame]) -> l
         if Path(f"{database}.wal").exists():
             raise PublicationError("la base publiée n'a pas été entièrement écrite (WAL restant)")
         for temporary, _ in staged:
+            os.chmod(temporary, SHARED_FILE)
             _fsync(temporary)
+        if before_install is not None:
+            before_install()
         _install_all(staged)
         _fsync(published_dir)
         return [final for _, final in staged]

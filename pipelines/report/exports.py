@@ -59,6 +59,8 @@ def write_exports(published_dir: Path, period: str | None = None) -> list[Path]:
     publication = load(Path(published_dir), period)
     folder = export_folder(publication.folder, publication.period)
     folder.mkdir(parents=True, exist_ok=True)
+    folder.parent.chmod(0o750)  # the analysts' group reads the exports (umask 077 made them 0700)
+    folder.chmod(0o750)
     written: list[Path] = []
     for stem, frame in frames(publication).items():
         written.append(

@@ -14,6 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (after a rename), to disk: what is journaled or
+    published must survive a power cut once the call returns."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def default_mode(folder: Path) -> int:
     """Without an explicit mode, a file is readable by the group only when its folder is:
     0640 in ``published/`` (0750, the analysts' group), 0600 in the private zones (0700),

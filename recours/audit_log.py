@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from recours.atomic import fsync
 from recours.errors import RecoursError
 
 JOURNAL = "journal.jsonl"
@@ -228,14 +229,6 @@ def _read_anchor(audit_dir: Path) -> Anchor | str:
     return Anchor(seq, head, ANCHOR_SOURCE, content.get("mis_a_jour"))
 
 
-def _fsync_dir(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def _write_anchor(audit_dir: Path, events: int, seq: int, head: str) -> None:
     """Written aside, synced, renamed over the old one, folder synced: never half an anchor."""
     content: dict[str, Any] = {
@@ -258,7 +251,7 @@ def _write_anchor(audit_dir: Path, events: int, seq: int, head: str) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-        _fsync_dir(audit_dir)
+        fsync(audit_dir)
     finally:
         temporary.unlink(missing_ok=True)
 
@@ -655,7 +648,7 @@ def _append_locked(
         handle.flush()
         os.fsync(handle.fileno())
         if not journal.existed:
-            _fsync_dir(audit_dir)
+            fsync(audit_dir)
         failing = anchor_path(audit_dir)
         _write_anchor(audit_dir, len(lines) + len(new), event["seq"], event["hash"])
     except OSError as exc:

@@ -18,6 +18,7 @@ import yaml
 
 from pipelines.crossing.run import NothingToCrossError, cross_and_publish
 from pipelines.ingest.run import ingest_all
+from pipelines.report import report_and_exports
 from recours.audit_log import read_events
 from recours.conventions import crossing_authorized, load_conventions
 from recours.dpo import write_dpo_report
@@ -155,6 +156,13 @@ def test_a_refused_cd31_delivery_publishes_no_connus_figure(tmp_path):
     meta = dict(table(published, "select cle, valeur from metadonnees").iter_rows())
     assert meta["connus_ignore_rsa"] == ("cd31 : aucune livraison acceptée de cd31 pour la période")
     assert "cd31" not in meta["conventions"].split(", ")
+    # the analysts' report says why, in each indicator's section
+    report, _ = report_and_exports(home.published, PERIOD)
+    html = report.read_text(encoding="utf-8")
+    assert html.count(
+        "pour cette période : non publiés (cd31 : aucune livraison acceptée de cd31 pour la "
+        "période)."
+    ) == len(ALL)
 
 
 def test_a_refused_caf_delivery_publishes_no_indicator_that_uses_it(tmp_path):

@@ -305,3 +305,36 @@ def test_a_database_held_by_another_program_is_named(tmp_path):
         f"{database} est ouvert en écriture par un autre programme (DBeaver, Python, une autre "
         "commande) : le fermer, puis relancer."
     )
+
+
+def test_a_journal_that_cannot_take_the_publication_event_publishes_nothing(
+    home, capsys, monkeypatch
+):
+    """The publication's events are written and synced before its files are moved into place:
+    when the journal refuses them (disk full at that moment), the last publication stays."""
+    from recours import audit_log
+
+    before = publication(home)
+    events_before = [e["evenement"] for e in audit_log.read_events(home.audit)]
+    real_append = audit_log.append_event
+
+    def full_at_publication(audit_dir, kind, **fields):
+        if kind == "croisement_publie":
+            raise audit_log.JournalError(
+                f"impossible d'écrire dans {audit_log.journal_path(audit_dir)} (disque plein) : "
+                "rien n'a été enregistré."
+            )
+        return real_append(audit_dir, kind, **fields)
+
+    monkeypatch.setattr(audit_log, "append_event", full_at_publication)
+
+    code, out, err = recours(capsys, monkeypatch, "run", "--home", str(home.root))
+
+    assert code == 2
+    assert error(out).startswith(
+        f"Erreur : impossible d'écrire dans {home.audit / 'journal.jsonl'} (disque plein)"
+    )
+    assert "Traceback" not in out + err
+    assert publication(home) == before  # nothing replaced, no temporary file left
+    after = [e["evenement"] for e in audit_log.read_events(home.audit)]
+    assert after.count("croisement_publie") == events_before.count("croisement_publie")

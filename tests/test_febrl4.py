@@ -82,7 +82,7 @@ def test_febrl4_links_from_keyed_tokens_at_f1_099(febrl4, tmp_path):
         keyed(duplicates, "b", pseudonymizer, tmp_path),
     ]
     con = duckdb.connect()
-    link(con, sources)
+    link(con, "febrl4", sources)
     liens = con.sql("select * from liens").pl()
     truth = pl.concat(
         frame.select(

@@ -182,8 +182,9 @@ def duckdb_text(path: Path) -> str:
     con = duckdb.connect(str(path), read_only=True)
     try:
         parts = []
-        for (table,) in con.execute("select table_name from duckdb_tables()").fetchall():
-            frame = con.sql(f'select * from "{table}"').pl()
+        tables = con.execute("select schema_name, table_name from duckdb_tables()").fetchall()
+        for schema, table in tables:  # the warehouse has one schema per crossing
+            frame = con.sql(f'select * from "{schema}"."{table}"').pl()
             parts += [" ".join(map(str, frame[c].unique().to_list())) for c in frame.columns]
         return "\n".join(parts)
     finally:

@@ -27,6 +27,7 @@ import polars as pl
 
 from pipelines.publish.export import french_csv, parquet
 from pipelines.publish.model import TABLES, PublicationError, conform, empty
+from recours.atomic import fsync
 
 DATABASE = "recours.duckdb"
 PERIODIC = ("indicateurs", "connus", "qualite")
@@ -109,15 +110,6 @@ def merge(
     merged["territoires"] = fresh["territoires"]
     merged["metadonnees"] = fresh["metadonnees"]
     return {table: conform(merged[table], table) for table in TABLES}
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk before and after the rename."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _write_database(
@@ -226,11 +218,11 @@ def write_publication(
             raise PublicationError("la base publiée n'a pas été entièrement écrite (WAL restant)")
         for temporary, _ in staged:
             os.chmod(temporary, SHARED_FILE)
-            _fsync(temporary)
+            fsync(temporary)
         if before_install is not None:
             before_install()
         _install_all(staged)
-        _fsync(published_dir)
+        fsync(published_dir)
         return [final for _, final in staged]
     finally:
         for temporary, _ in staged:

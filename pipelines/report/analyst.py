@@ -224,7 +224,14 @@ def _known(publication: Publication, indicator: str) -> str:
     """Among presumed non-take-up, the share already in contact with social services."""
     known = publication.connus.filter(pl.col("indicateur") == indicator)
     if known.is_empty():
-        return "<p>Pas de chiffres sur les personnes connues des services sociaux.</p>"
+        why = (
+            publication.metadonnees.get(f"connus_ignore_{indicator}")
+            if publication.current_metadata
+            else None
+        )
+        return "<p>Pas de chiffres sur les personnes connues des services sociaux" + (
+            f" pour cette période : non publiés ({escape(why)}).</p>" if why else ".</p>"
+        )
     epci = known.filter(pl.col("niveau") == "epci").sort("libelle_territoire")
     department = known.filter(pl.col("niveau") == "departement")
     body = []

@@ -142,7 +142,10 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
     "--period",
     metavar="AAAA-MM",
     default=None,
-    help="Période à publier (par défaut : la plus récente où chaque convention a livré).",
+    help=(
+        "Période à publier (par défaut : la plus récente où au moins un indicateur peut être "
+        "calculé)."
+    ),
 )
 @_writer("recours run")
 def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:

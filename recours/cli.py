@@ -284,6 +284,58 @@ def conventions_check(directory: Path | None) -> None:
     console.print(f"Conventions de {folder} : aucun problème{also}.", markup=False, soft_wrap=True)
 
 
+@cli.group()
+def zonage() -> None:
+    """Zones d'observation : construction et vérification du zonage publié."""
+
+
+@zonage.command("construire")
+@click.option(
+    "--plancher",
+    type=click.IntRange(500, 5000),
+    default=2700,
+    show_default=True,
+    help="Population minimale d'une zone (habitants, population municipale 2023).",
+)
+@click.option("--version", "version", required=True, help="Version du zonage, ex. 2026-1.")
+@click.option(
+    "--sortie",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Dossier où écrire (par défaut les données de référence du projet).",
+)
+def zonage_construire(plancher: int, version: str, sortie: Path | None) -> None:
+    """Construit les zones depuis les populations INSEE et les contours IGN, et en donne les
+    chiffres ; écrit zonage_31.csv, .geojson et .yaml, à relire avant de les livrer."""
+    from recours.zoning_build import build_zoning, write_zoning
+
+    frame, figures = build_zoning(plancher)
+    for line in figures.lines():
+        console.print(line, markup=False, soft_wrap=True)
+    if sortie is not None:
+        sortie.mkdir(parents=True, exist_ok=True)
+    for path in write_zoning(frame, figures, version, sortie):
+        console.print(f"écrit : {path}", markup=False, soft_wrap=True)
+
+
+@zonage.command("verifier")
+@click.argument(
+    "fichier", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def zonage_verifier(fichier: Path | None) -> None:
+    """Vérifie un zonage (par défaut celui du projet) : chaque commune une fois, une zone dans
+    un seul EPCI, des zones d'un seul tenant."""
+    from recours.zoning import ZONING_CSV, read_zoning
+
+    path = fichier or ZONING_CSV
+    frame = read_zoning(path)
+    console.print(
+        f"{path} : {frame['code_zone'].n_unique()} zones, {frame.height} communes, conforme.",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
 @cli.command()
 @click.option(
     "--home",

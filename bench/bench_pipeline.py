@@ -118,6 +118,49 @@ def linkage_quality(home: Path) -> None:
     )
 
 
+def zone_coverage(home: Path) -> None:
+    """What the analysts see, from the published Parquet files and the restricted audit: per
+    indicator, the zones with a value and the share of the target population they cover
+    (targets of issue 12: ≥ 95 % of zones, ≥ 99 % of the population), and per level the share
+    of rows withheld by the primary secret alone, then with the secondary secret."""
+    import polars as pl
+
+    published = pl.read_parquet(home / "published" / "indicateurs.parquet")
+    period = published["periode"].max()
+    rows = published.filter(
+        (pl.col("periode") == period)
+        & (pl.col("tranche_age") == "ensemble")
+        & (pl.col("type_menage") == "ensemble")
+    )
+    audit = json.loads((home / "audit" / "divulgation" / f"{period}.json").read_text("utf-8"))
+    primary: dict[tuple[str, str], int] = {}
+    for line in audit["lignes"]:
+        if line["table"] == "indicateurs" and line["motif"] == "primaire":
+            key = (line["indicateur"], line["niveau"])
+            primary[key] = primary.get(key, 0) + 1
+    every = published.filter(pl.col("periode") == period)
+    print("zones d'observation (cible : valeur dans ≥ 95 % des zones, ≥ 99 % de la population) :")
+    for indicator in sorted(rows["indicateur"].unique()):
+        mine = rows.filter(pl.col("indicateur") == indicator)
+        zones = mine.filter(pl.col("niveau") == "zone")
+        shown = zones.filter(~pl.col("secret"))
+        target = mine.filter(pl.col("niveau") == "departement")["population"].item()
+        covered = shown["population"].sum() / target if target else 0.0
+        print(
+            f"  {indicator:<24} {shown.height:>3}/{zones.height} zones avec une valeur "
+            f"({shown.height / zones.height:.1%}), {covered:.2%} de la population cible"
+        )
+    print("part des lignes sous secret par niveau : secret primaire seul → après le secondaire")
+    for indicator in sorted(every["indicateur"].unique()):
+        parts = []
+        for level in ("departement", "epci", "zone", "commune"):
+            at = every.filter((pl.col("indicateur") == indicator) & (pl.col("niveau") == level))
+            before = primary.get((indicator, level), 0) / at.height
+            parts.append(f"{level} {before:.1%} → {at['secret'].mean():.1%}")
+        print(f"  {indicator:<24} " + ", ".join(parts))
+    print(f"  toutes lignes : {every['secret'].mean():.1%} sous secret")
+
+
 def _period(home: Path) -> str:
     return json.loads((home / "truth" / "meta.json").read_text(encoding="utf-8"))["period"]
 
@@ -223,6 +266,7 @@ def main() -> None:
         f"rapport des analystes : {report['seconds']:.1f} s ({seconds:.1f} s avec le lancement), "
         f"pic {peak:,.0f} Mo (cible : < 20 s)"
     )
+    zone_coverage(home)
     linkage_quality(home)
     if not args.keep:
         import shutil

@@ -96,17 +96,25 @@ def percent(rate: float | None) -> str:
 def crossing_table(summary: dict) -> Table:
     """Per indicator: computed or skipped (and why), and its rate for the whole département."""
     table = Table(title=f"Croisement et publication — période {summary['periode']}")
-    for header in ("indicateur", "état", "taux de non-recours présumé (département)"):
+    for header in (
+        "indicateur",
+        "état",
+        "taux de non-recours présumé (département)",
+        "zones d'observation avec une valeur",
+    ):
         table.add_column(header, overflow="fold")
     rates = summary.get("taux_departement", {})
+    zones = summary.get("zones_avec_valeur", {})
     no_connus = summary.get("connus_ignores", {})
     for indicator in summary.get("indicateurs_calcules", []):
         state = "calculé"
         if indicator in no_connus:
             state += f" ; table connus non publiée : {no_connus[indicator]}"
-        table.add_row(indicator, state, percent(rates.get(indicator)))
+        shown, total = zones.get(indicator, (0, 0))
+        shown_zones = f"{shown} sur {total}" if total else "—"
+        table.add_row(indicator, state, percent(rates.get(indicator)), shown_zones)
     for indicator, reason in summary.get("indicateurs_ignores", {}).items():
-        table.add_row(indicator, f"ignoré : {reason}", "—")
+        table.add_row(indicator, f"ignoré : {reason}", "—", "—")
     rows = summary.get("lignes_publiees", {})
     shares = summary.get("part_secret", {})
     table.caption = (

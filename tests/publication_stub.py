@@ -54,6 +54,7 @@ class PublicationStub:
     def install(self, monkeypatch: pytest.MonkeyPatch) -> PublicationStub:
         monkeypatch.setattr(crossing_run, "publish", self.publish)
         monkeypatch.setattr(crossing_run, "national_rates", lambda *_: {})
+        monkeypatch.setattr(crossing_run, "zones_with_value", lambda *_: {})
         return self
 
 

@@ -12,7 +12,7 @@ from report_sample import sample_publication
 
 from pipelines.report import ReportError, write_exports
 
-LEVELS = ("departement", "epci", "commune")
+LEVELS = ("departement", "epci", "zone", "commune")
 COUNTS = {
     "indicateurs": ("population", "non_recours", "taux"),
     "connus": ("non_recours", "non_recours_connus", "part_connus"),
@@ -60,7 +60,7 @@ def ordered(frame: pl.DataFrame) -> pl.DataFrame:
 def test_one_csv_and_one_parquet_per_indicator_and_level_and_a_workbook(published, written, db):
     folder = published / "exports" / "2026-10"
     stems = expected_files(db)
-    assert len(stems) == 24
+    assert len(stems) == 30  # 6 indicators × (4 levels + connus)
     expected = {folder / f"{stem}.{ext}" for stem in stems for ext in ("csv", "parquet")}
     expected.add(folder / "recours_2026-10.xlsx")
     assert set(written) == expected

@@ -25,6 +25,7 @@ from pipelines.publish import (
 )
 from pipelines.publish import write as write_module
 from pipelines.publish.export import french_csv
+from pipelines.publish.territories import territoires_table
 from recours.reference import communes
 
 PERIOD = "2025-06"
@@ -32,7 +33,8 @@ BANDS = ("18-24", "25-34", "35-49", "50-64", "65-74", "75+")
 TYPES = ("personne_seule", "famille_monoparentale", "couple_sans_enfant", "couple_avec_enfants")
 TOULOUSE, AIGREFEUILLE, BLAGNAC, AYGUESVIVES = "31555", "31003", "31069", "31004"
 METROPOLE, SICOVAL = "243100518", "243100633"
-N_COMMUNES, N_EPCI = 586, 18
+N_COMMUNES, N_ZONES, N_EPCI = 586, 150, 18
+TOULOUSE_ZONE = "31Z111"
 
 # commune, band, type, population, non_recours, of whom known, known among the others
 CELLS = [
@@ -90,6 +92,7 @@ EXPECTED_COLUMNS = {
         ("libelle_territoire", "VARCHAR"),
         ("code_parent", "VARCHAR"),
         ("population_municipale_2023", "BIGINT"),
+        ("code_epci", "VARCHAR"),
     ],
     "metadonnees": [("cle", "VARCHAR"), ("valeur", "VARCHAR")],
     "qualite": [
@@ -231,9 +234,10 @@ def test_grid_is_complete_with_exact_sizes(aggregated):
     assert sizes == {
         "departement": per_territory,
         "epci": N_EPCI * per_territory,
+        "zone": N_ZONES,
         "commune": N_COMMUNES,
     }
-    assert indicateurs.height == 35 + 630 + 586
+    assert indicateurs.height == 35 + 630 + 150 + 586
     reference = communes()
     assert set(indicateurs.filter(niveau="commune")["code_territoire"]) == set(
         reference["code_insee"]
@@ -245,8 +249,25 @@ def test_grid_is_complete_with_exact_sizes(aggregated):
     for level in ("departement", "epci"):
         for (_code,), group in indicateurs.filter(niveau=level).group_by("code_territoire"):
             assert set(group.select("tranche_age", "type_menage").iter_rows()) == combinations
-    communal = indicateurs.filter(niveau="commune")
-    assert set(communal["tranche_age"]) == set(communal["type_menage"]) == {"ensemble"}
+    for level in ("zone", "commune"):
+        fine = indicateurs.filter(niveau=level)
+        assert set(fine["tranche_age"]) == set(fine["type_menage"]) == {"ensemble"}
+    # EPCI = Σ zones = Σ communes, count by count, before any secret
+    ensemble = indicateurs.filter(tranche_age="ensemble", type_menage="ensemble")
+    hierarchy = territoires_table().select("code_territoire", "code_parent")
+    for child, parent_level in (("commune", "zone"), ("zone", "epci")):
+        sums = (
+            ensemble.filter(niveau=child)
+            .join(hierarchy, on="code_territoire")
+            .group_by("code_parent")
+            .agg(pl.col("population", "non_recours").sum())
+            .sort("code_parent")
+        )
+        above = ensemble.filter(niveau=parent_level).sort("code_territoire")
+        assert sums["code_parent"].to_list() == above["code_territoire"].to_list()
+        assert sums["population"].to_list() == above["population"].to_list()
+        assert sums["non_recours"].to_list() == above["non_recours"].to_list()
+    assert ensemble.filter(niveau="zone")["population"].sum() > 0
     assert (
         indicateurs.select("niveau", "code_territoire", "tranche_age", "type_menage")
         .is_unique()
@@ -261,6 +282,7 @@ def test_grid_without_household_types_has_ensemble_only():
     assert dict(indicateurs.group_by("niveau").len().iter_rows()) == {
         "departement": 3,
         "epci": 3 * N_EPCI,
+        "zone": N_ZONES,
         "commune": N_COMMUNES,
     }
     assert set(indicateurs["type_menage"]) == {"ensemble"}
@@ -584,7 +606,7 @@ def test_csv_is_french_excel(published):
     catalogue_text = (published / "catalogue.csv").read_bytes().decode("utf-8-sig")
     assert '"Ménages éligibles présumés ; sans droit ouvert"' in catalogue_text
     territoires = (published / "territoires.csv").read_bytes().decode("utf-8-sig").splitlines()
-    assert "departement;31;Haute-Garonne;;1471468" in territoires
+    assert "departement;31;Haute-Garonne;;1471468;" in territoires
 
 
 def test_french_csv_formats_decimals_booleans_and_nulls(tmp_path):
@@ -607,11 +629,28 @@ def test_territoires_table(published):
     assert dict(territoires.group_by("niveau").len().iter_rows()) == {
         "departement": 1,
         "epci": N_EPCI,
+        "zone": N_ZONES,
         "commune": N_COMMUNES,
     }
     assert row(territoires, niveau="departement")["code_parent"] is None
+    assert row(territoires, niveau="departement")["code_epci"] is None
     assert set(territoires.filter(niveau="epci")["code_parent"]) == {"31"}
-    assert row(territoires, code_territoire=TOULOUSE)["code_parent"] == METROPOLE
+    epci = territoires.filter(niveau="epci")
+    assert epci["code_epci"].to_list() == epci["code_territoire"].to_list()
+    assert row(territoires, code_territoire=TOULOUSE)["code_parent"] == TOULOUSE_ZONE
+    assert row(territoires, code_territoire=TOULOUSE)["code_epci"] == METROPOLE
+    assert row(territoires, code_territoire=TOULOUSE_ZONE)["code_parent"] == METROPOLE
+    assert row(territoires, code_territoire=TOULOUSE_ZONE)["libelle_territoire"] == "Toulouse"
+    # every zone and commune hangs under the level right above it, within its EPCI
+    parent = dict(territoires.select("code_territoire", "code_parent").iter_rows())
+    level = dict(territoires.select("code_territoire", "niveau").iter_rows())
+    for code, kind, epci_code in territoires.select(
+        "code_territoire", "niveau", "code_epci"
+    ).iter_rows():
+        if kind == "commune":
+            assert level[parent[code]] == "zone" and parent[parent[code]] == epci_code
+        if kind == "zone":
+            assert level[parent[code]] == "epci" and parent[code] == epci_code
     assert row(territoires, code_territoire=TOULOUSE)["population_municipale_2023"] == 514819
     by_level = territoires.group_by("niveau").agg(pl.col("population_municipale_2023").sum())
     assert len(set(by_level["population_municipale_2023"])) == 1  # same people at every level
@@ -631,8 +670,8 @@ def test_descriptive_tables(published):
 def test_summary(tmp_path):
     summary = run_publish(tmp_path / "published")
     assert summary.path == tmp_path / "published" / "recours.duckdb"
-    assert summary.rows["indicateurs"] == 1251 and summary.rows["connus"] == 19
-    assert summary.rows["territoires"] == 1 + N_EPCI + N_COMMUNES
+    assert summary.rows["indicateurs"] == 1401 and summary.rows["connus"] == 19
+    assert summary.rows["territoires"] == 1 + N_EPCI + N_ZONES + N_COMMUNES
     stored = table(tmp_path / "published", "indicateurs")
     assert summary.secret_share["indicateurs"] == round(stored["secret"].mean(), 6)
     assert summary.excluded["rsa"]["hors_departement"] == 2
@@ -714,7 +753,7 @@ def test_earlier_periods_stay_and_a_republished_period_is_replaced(tmp_path):
     indicateurs = table(folder, "indicateurs")
     assert indicateurs.filter(periode="2025-05").equals(may)
     june = indicateurs.filter(periode=PERIOD)
-    assert june.height == 1251 and set(june["indicateur"]) == {"rsa"}
+    assert june.height == 1401 and set(june["indicateur"]) == {"rsa"}
     assert row(june, niveau="commune", code_territoire=TOULOUSE)["population"] == 100
     assert row(june, niveau="commune", code_territoire=AYGUESVIVES)["population"] == 0
     assert sorted(set(table(folder, "connus")["periode"])) == ["2025-05", PERIOD]
@@ -802,7 +841,7 @@ def test_a_process_holding_the_database_open_read_write_does_not_block_publicati
         text=True,
     )
     try:
-        assert holder.stdout.readline().strip() == "1251"
+        assert holder.stdout.readline().strip() == "1401"
         run_publish(folder, PERIOD)
     finally:
         holder.communicate("", timeout=30)

@@ -26,6 +26,7 @@ from pipelines.publish import IndicatorUnits, publish
 from pipelines.publish.model import TABLES
 from recours.cli import cli
 from recours.query import Limits, QueryError, data_dictionary, parse_size, run_query
+from recours.zoning import zoning
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +77,7 @@ def test_reads_published_tables(published):
         {"niveau": "commune", "lignes": 586},
         {"niveau": "departement", "lignes": 6},
         {"niveau": "epci", "lignes": 108},
+        {"niveau": "zone", "lignes": 150},
     ]
     tables = run_query(published, "SHOW TABLES", "csv-rfc").splitlines()
     assert tables == [
@@ -571,11 +573,16 @@ def two_periods(tmp_path_factory) -> Path:
 
 def test_the_analysts_guide_examples_run(two_periods):
     examples = sql_examples()
-    assert len(examples) == 4
+    assert len(examples) == 5
     results = [json.loads(run_query(two_periods, sql, "json")) for sql in examples]
-    top, evolution, known, communes = results
+    top, evolution, known, communes, zones = results
     assert 1 <= len(top) <= 10
     assert [r["taux_pct"] for r in top] == sorted((r["taux_pct"] for r in top), reverse=True)
     assert [r["periode"] for r in evolution] == ["2026-09", "2026-10"]
     assert known and all(r["connus_pct"] is None or 0 <= r["connus_pct"] <= 100 for r in known)
     assert len(communes) == 37  # the communes of Toulouse Métropole
+    metropole_zones = zoning().frame.filter(pl.col("code_epci") == "243100518")
+    shown = [r["zone"] for r in zones]
+    assert 1 <= len(shown) <= metropole_zones["code_zone"].n_unique()
+    assert set(shown) <= set(metropole_zones["libelle_zone"])
+    assert [r["taux_pct"] for r in zones] == sorted((r["taux_pct"] for r in zones), reverse=True)

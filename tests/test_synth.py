@@ -25,7 +25,7 @@ from recours.synth import SynthSummary, rules, synthesize
 from recours.synth import nir as nirs
 from recours.synth.dates import age_at, minus_months, reference_date, to_days
 from recours.synth.territory import allocate, load_territory
-from recours.synth.truth import CATALOGUE, aggregate, indicator_units
+from recours.synth.truth import CATALOGUE, aggregate, indicator_units, truth_geography
 
 PERIOD = "2025-06"
 R = date(2025, 6, 30)
@@ -319,7 +319,9 @@ def test_truth_grid_is_complete(generated: tuple[Path, SynthSummary]) -> None:
     for indicator in CATALOGUE:
         rows = table.filter(pl.col("indicateur") == indicator.id)
         cells = (len(indicator.bands) + 1) * (len(indicator.types) + 1)
-        assert rows.height == cells * (1 + epcis) + territory.n31
+        zones = 150  # the shipped observation zones, ensemble only like communes
+        assert rows.height == cells * (1 + epcis) + zones + territory.n31
+        assert rows.filter(pl.col("niveau") == "zone").height == zones
         assert (
             rows.select("niveau", "code_territoire", "tranche_age", "type_menage").is_unique().all()
         )
@@ -343,8 +345,8 @@ def test_truth_totals_add_up(generated: tuple[Path, SynthSummary]) -> None:
         totals = {
             r["niveau"]: (r["population"], r["non_recours"]) for r in by_level.iter_rows(named=True)
         }
-        assert totals["departement"] == totals["epci"] == totals["commune"]
-        upper = rows.filter(pl.col("niveau") != "commune")
+        assert totals["departement"] == totals["epci"] == totals["zone"] == totals["commune"]
+        upper = rows.filter(pl.col("niveau").is_in(["departement", "epci"]))
         sums = [("type_menage", "tranche_age")]
         if indicator.types:
             sums.append(("tranche_age", "type_menage"))
@@ -635,9 +637,7 @@ def test_truth_units_on_hand_made_households() -> None:
         ("81004", "75+", "ensemble", True, False),  # person 6 (outside 31: left out later)
     ]
     territory = load_territory()
-    geography = pl.DataFrame(
-        {"code_insee": territory.codes[: territory.n31].astype(str), "epci": territory.epci}
-    )
+    geography = truth_geography(territory.codes[: territory.n31].astype(str), territory.epci)
     published, known = aggregate(CATALOGUE[2], aspa, PERIOD, geography)
     department = published.filter(pl.col("niveau") == "departement")
     assert department.select("tranche_age", "population", "non_recours").rows() == [

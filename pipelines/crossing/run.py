@@ -43,6 +43,7 @@ from recours.conventions import Convention, load_conventions
 from recours.errors import RecoursError
 from recours.home import Home
 from recours.schemas import load_schemas, schema_dirs
+from recours.zoning import zoning
 
 DISCLOSURE_DIR = "divulgation"  # audit/divulgation/<period>.json|html: the DPO's restricted audit
 PROTECTION = (
@@ -64,6 +65,7 @@ class CrossingSummary:
     secret_share: dict[str, float] = field(default_factory=dict)
     disclosure: dict[str, Any] = field(default_factory=dict)
     national_rates: dict[str, float | None] = field(default_factory=dict)
+    zones_shown: dict[str, list[int]] = field(default_factory=dict)  # indicator -> [shown, all]
     linkage_moves: dict[str, dict[str, int]] = field(default_factory=dict)  # crossing -> moves
     connus_skipped: dict[str, str] = field(default_factory=dict)  # indicator -> why
     crossings: list[dict] = field(default_factory=list)  # evidence(): what was linked
@@ -92,6 +94,7 @@ def cross_and_publish(
         if progress:
             progress(label, done, 5)
 
+    zoning()  # a broken zoning file stops the run before anything is crossed
     conventions = load_conventions(conventions_dir)
     record_convention_changes(home.audit, conventions, conventions_dir, date.today())
     schemas = load_schemas(schema_dirs(conventions_dir))
@@ -226,6 +229,7 @@ def cross_and_publish(
     summary.secret_share = dict(published.secret_share)
     summary.disclosure = dict(published.disclosure)
     summary.national_rates = national_rates(home.published, period)
+    summary.zones_shown = zones_with_value(home.published, period)
     summary.seconds["publication"] = time.perf_counter() - started
     step("terminé", 5)
     return summary
@@ -344,6 +348,21 @@ def evidence(crossings: Plan, linked: list[tuple[str, str, str, str, int]]) -> l
     ]
 
 
+def zones_with_value(published: Path, period: str) -> dict[str, list[int]]:
+    """Per indicator, the observation zones whose rate is published, and all zones: the first
+    thing an analyst sees on the zone map."""
+    con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
+    try:
+        rows = con.execute(
+            "select indicateur, count(*) filter (where not secret), count(*) from indicateurs "
+            "where periode = ? and niveau = 'zone' group by indicateur order by indicateur",
+            [period],
+        ).fetchall()
+    finally:
+        con.close()
+    return {indicator: [shown, total] for indicator, shown, total in rows}
+
+
 def national_rates(published: Path, period: str) -> dict[str, float | None]:
     """The département-level `ensemble` rate of each indicator, from the published file."""
     con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
@@ -395,6 +414,7 @@ def metadata_rows(
             max((conventions[c].publication_threshold for c in used), default=11)
         ),
         "protection": PROTECTION,
+        "zonage": zoning().label(),
         "indicateurs_calcules": ", ".join(summary.computed),
         "croisements": " ; ".join(
             f"{c.id} ({', '.join(c.indicators)})" for c in crossings.crossings
@@ -492,4 +512,5 @@ def summary_dict(summary: CrossingSummary) -> dict:
         "part_secret": summary.secret_share,
         "secret": {k: v for k, v in summary.disclosure.items() if k != "audit_restreint"},
         "taux_departement": summary.national_rates,
+        "zones_avec_valeur": summary.zones_shown,
     }

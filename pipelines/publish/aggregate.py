@@ -4,7 +4,7 @@ Every territory of every level gets every breakdown of the indicator, with zeros
 is: the grid comes from the reference and the indicator's declared bands and types, never from
 the data, so that the set of published rows says nothing about where people are. Units are
 first counted per commune × age band × household type (a few thousand cells at most), then
-those cells are rolled up: the EPCI and département rows are sums of the very same cells, so
+those cells are rolled up: the zone, EPCI and département rows are sums of the very same cells, so
 the totals add up exactly by construction.
 """
 
@@ -95,7 +95,7 @@ def _classify(units: IndicatorUnits) -> tuple[pl.DataFrame, dict[str, int]]:
 
 
 def _cells(kept: pl.DataFrame) -> pl.DataFrame:
-    """Counts per commune × band × type, with the commune's EPCI."""
+    """Counts per commune × band × type, with the commune's zone and EPCI."""
     return (
         kept.group_by("code_commune", "tranche_age", "type_menage")
         .agg(
@@ -103,7 +103,7 @@ def _cells(kept: pl.DataFrame) -> pl.DataFrame:
             non_recours=pl.col("non_recours").sum().cast(pl.Int64),
             non_recours_connus=(pl.col("non_recours") & pl.col("connu")).sum().cast(pl.Int64),
         )
-        .join(commune_frame().select("code_commune", "code_epci"), on="code_commune")
+        .join(commune_frame().select("code_commune", "code_zone", "code_epci"), on="code_commune")
     )
 
 
@@ -178,12 +178,15 @@ def aggregate(
                 _rolled_up(cells, pl.lit(DEPARTEMENT_CODE), has_types),
             ),
             _grid("epci", breakdowns, _rolled_up(cells, pl.col("code_epci"), has_types)),
-            _grid(
-                "commune",
-                ensemble_only,
-                _rolled_up(cells, pl.col("code_commune"), has_types).filter(
-                    (pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE)
-                ),
+            *(
+                _grid(
+                    level,
+                    ensemble_only,
+                    _rolled_up(cells, pl.col(column), has_types).filter(
+                        (pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE)
+                    ),
+                )
+                for level, column in (("zone", "code_zone"), ("commune", "code_commune"))
             ),
         ],
         how="diagonal",
@@ -199,7 +202,7 @@ def aggregate(
     )
     connus = conform(
         grids.filter(
-            (pl.col("niveau") != "commune")
+            pl.col("niveau").is_in(["departement", "epci"])
             & (pl.col("tranche_age") == ENSEMBLE)
             & (pl.col("type_menage") == ENSEMBLE)
         ).with_columns(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from anonymization.disclosure import Cell, System
-from pipelines.publish.model import ENSEMBLE
+from pipelines.publish.model import ENSEMBLE, PARENT_LEVEL
 from pipelines.publish.protection import Relation
 
 ROW_KEY = ("indicateur", "niveau", "code_territoire", "tranche_age", "type_menage")
@@ -92,10 +92,9 @@ def _territory_groups(
 ) -> list[Group]:
     """A territory row is the sum of the rows of its sub-territories, breakdown by breakdown."""
     children: dict[tuple, list[int]] = defaultdict(list)
-    upper = {"commune": "epci", "epci": "departement"}
     for (indicator, level, code, band, kind), rid in rows.items():
-        if level in upper:
-            above = (indicator, upper[level], parent[(level, code)], band, kind)
+        if level in PARENT_LEVEL:
+            above = (indicator, PARENT_LEVEL[level], parent[(level, code)], band, kind)
             children[above].append(rid)
     return [Group("i", rows[key], tuple(parts)) for key, parts in children.items() if key in rows]
 

@@ -17,7 +17,9 @@ from recours.errors import RecoursError
 ENSEMBLE = "ensemble"
 DEPARTEMENT_CODE = "31"
 DEPARTEMENT_NAME = "Haute-Garonne"
-LEVELS = ("departement", "epci", "commune")
+LEVELS = ("departement", "epci", "zone", "commune")
+# The level right above each level: every row of a level is a part of its parent's sum.
+PARENT_LEVEL = {"commune": "zone", "zone": "epci", "epci": "departement"}
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # table -> ordered (column, DuckDB type). Order is the order of the published columns.
@@ -60,6 +62,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("libelle_territoire", "VARCHAR"),
         ("code_parent", "VARCHAR"),
         ("population_municipale_2023", "BIGINT"),
+        ("code_epci", "VARCHAR"),
     ),
     "metadonnees": (
         ("cle", "VARCHAR"),

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from anonymization.disclosure import Interval
+from pipelines.publish.model import LEVELS
 from pipelines.publish.secondary import SecretPattern
 from recours.atomic import write_text_atomically
 
@@ -178,10 +179,9 @@ def render_html(facts: dict[str, Any]) -> str:
         f"{facts['comptes_bloquants']}. Écrit le {_text(facts['ecrit_le'])}.</p>",
         "<h2>Part des lignes sous secret, par niveau</h2><table><tr><th>indicateur</th>",
     ]
-    levels = ["departement", "epci", "commune"]
-    parts.append("".join(f"<th>{level}</th>" for level in levels) + "</tr>")
+    parts.append("".join(f"<th>{level}</th>" for level in LEVELS) + "</tr>")
     for indicator, shares in facts["part_secret_par_niveau"].items():
-        cells = "".join(f"<td class='num'>{_percent(shares.get(level))}</td>" for level in levels)
+        cells = "".join(f"<td class='num'>{_percent(shares.get(level))}</td>" for level in LEVELS)
         parts.append(f"<tr><td>{_text(indicator)}</td>{cells}</tr>")
     parts.append("</table>")
     parts.append(

@@ -18,12 +18,12 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.publish.export import french_csv
+from pipelines.publish.model import LEVELS
 from pipelines.report import context, french
 from pipelines.report.model import Publication, load
 from recours.atomic import write_atomically
 from recours.query import data_dictionary
 
-LEVELS = ("departement", "epci", "commune")
 SECRET_RULE = (
     "Secret statistique : une ligne est retirée (secret = oui, chiffres vides) quand sa "
     "population, son non-recours ou leur différence est comprise entre 1 et le seuil moins 1, "
@@ -83,6 +83,7 @@ def _readme_rows(publication: Publication) -> list[tuple[str, str]]:
         ("Traitement", f"{meta.get('execution', '–')} du {meta.get('date_execution', '–')}"),
         ("Seuil de publication", meta.get("seuil_publication", "–")),
         ("Protection", meta.get("protection", "–")),
+        ("Zones d'observation", meta.get("zonage", "–")),
         ("Secret statistique", SECRET_RULE),
         (
             "Taux",

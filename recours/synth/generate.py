@@ -24,7 +24,7 @@ from recours.synth.population import build_population
 from recours.synth.render import INDEMNISATION, Renderer
 from recours.synth.takeup import territorial_effects
 from recours.synth.territory import Territory, allocate, load_territory
-from recours.synth.truth import planted_truth
+from recours.synth.truth import planted_truth, truth_geography
 from recours.synth.writers import write_delimited, write_workbook
 
 Progress = Callable[[str, int, int], None]
@@ -201,12 +201,7 @@ def _write_truth(
     period: str,
 ) -> None:
     (directory / "records").mkdir(parents=True, exist_ok=True)
-    geography = pl.DataFrame(
-        {
-            "code_insee": territory.codes[: territory.n31].astype(str),
-            "epci": territory.epci.astype(str),
-        }
-    )
+    geography = truth_geography(territory.codes[: territory.n31].astype(str), territory.epci)
     indicateurs, connus = planted_truth(_views(deliveries, territory), reference, period, geography)
     indicateurs.write_csv(directory / "indicateurs.csv")
     connus.write_csv(directory / "connus.csv")

@@ -20,6 +20,7 @@ build a tiny hand-made household and check the figures by hand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -28,9 +29,10 @@ import polars as pl
 
 from recours.synth import rules
 from recours.synth.dates import age_at
+from recours.zoning import zoning
 
 ENSEMBLE = "ensemble"
-LEVELS = ("departement", "epci", "commune")
+LEVELS = ("departement", "epci", "zone", "commune")
 ADULT_QUALITES = ("ALL", "CJT")
 
 
@@ -251,11 +253,20 @@ def _aspa_units(
 
 def _combinations(indicator: Indicator, level: str) -> list[tuple[bool, bool]]:
     """(keep the band, keep the type) pairs published at a level."""
-    if level == "commune":
+    if level in ("zone", "commune"):
         return [(False, False)]
     bands = [True, False]
     types = [True, False] if indicator.types else [False]
     return [(b, t) for b in bands for t in types]
+
+
+def truth_geography(codes: Sequence[str], epci: Sequence[str]) -> pl.DataFrame:
+    """code_insee, epci and observation zone of every commune of 31: where a unit is counted."""
+    zones = zoning().frame.select(
+        pl.col("code_commune").alias("code_insee"), pl.col("code_zone").alias("zone")
+    )
+    frame = pl.DataFrame({"code_insee": list(codes), "epci": [str(e) for e in epci]})
+    return frame.join(zones, on="code_insee", how="left", validate="1:1")
 
 
 def aggregate(
@@ -263,15 +274,22 @@ def aggregate(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(indicateurs rows, connus rows) of one indicator: complete grid, zeros included.
 
-    ``geography``: code_insee and epci of every commune of 31 (units elsewhere are left out).
+    ``geography``: code_insee, zone and epci of every commune of 31 (units elsewhere are left
+    out).
     """
     inside = units.join(geography, left_on="commune", right_on="code_insee", how="inner")
     codes = {
         "departement": ["31"],
         "epci": sorted(geography["epci"].unique().to_list()),
+        "zone": sorted(geography["zone"].unique().to_list()),
         "commune": sorted(geography["code_insee"].to_list()),
     }
-    place = {"departement": pl.lit("31"), "epci": pl.col("epci"), "commune": pl.col("commune")}
+    place = {
+        "departement": pl.lit("31"),
+        "epci": pl.col("epci"),
+        "zone": pl.col("zone"),
+        "commune": pl.col("commune"),
+    }
     counted, grids = [], []
     for level in LEVELS:
         for keep_band, keep_type in _combinations(indicator, level):
@@ -331,7 +349,7 @@ def aggregate(
         "non_recours",
     )
     connus = table.filter(
-        (pl.col("niveau") != "commune")
+        pl.col("niveau").is_in(["departement", "epci"])
         & (pl.col("tranche_age") == ENSEMBLE)
         & (pl.col("type_menage") == ENSEMBLE)
     ).select(

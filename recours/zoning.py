@@ -107,23 +107,51 @@ def check_zoning(frame: pl.DataFrame, path: Path) -> None:
     known = {row["code_insee"]: row for row in reference.to_dicts()}
     seen: dict[str, int] = {}
     zone_epci: dict[str, tuple[str, str, int]] = {}
-    zone_name: dict[str, str] = {}
+    zone_name: dict[str, tuple[str, int]] = {}
     members: dict[str, set[str]] = defaultdict(set)
     for row in frame.iter_rows(named=True):
         line, code, zone = row["ligne"], row["code_commune"], row["code_zone"]
         if not zone or not row["libelle_zone"]:
-            raise ZoningError(path, f"commune {code} : zone sans code ou sans nom", line)
+            raise ZoningError(
+                path,
+                f"commune {code} : zone sans code ou sans nom : chaque commune est dans une zone "
+                "qui a un code et un nom",
+                line,
+            )
         if code not in known:
-            raise ZoningError(path, f"commune {code} inconnue du référentiel INSEE de 31", line)
+            raise ZoningError(
+                path,
+                f"commune {code} ({row['libelle_commune']}) inconnue du référentiel INSEE de la "
+                "Haute-Garonne (communes_31.csv) : le zonage couvre les communes du département, "
+                "chacune une fois",
+                line,
+            )
         name = known[code]["nom"]
         if code in seen:
             raise ZoningError(
-                path, f"commune {code} ({name}) placée deux fois (déjà ligne {seen[code]})", line
+                path,
+                f"commune {code} ({name}) placée deux fois (déjà ligne {seen[code]}) : chaque "
+                "commune est dans une seule zone",
+                line,
             )
         seen[code] = line
-        if zone_name.setdefault(zone, row["libelle_zone"]) != row["libelle_zone"]:
-            raise ZoningError(path, f"zone {zone} : deux noms différents", line)
+        first_name, named_at = zone_name.setdefault(zone, (row["libelle_zone"], line))
+        if first_name != row["libelle_zone"]:
+            raise ZoningError(
+                path,
+                f"zone {zone} nommée « {row['libelle_zone']} » pour la commune {code} ({name}) "
+                f"mais « {first_name} » ligne {named_at} : une zone porte un seul nom",
+                line,
+            )
         epci = known[code]["epci_siren"]
+        if row["code_epci"] != epci:
+            raise ZoningError(
+                path,
+                f"commune {code} ({name}) : code_epci {row['code_epci']} alors que son EPCI est "
+                f"{epci} ({known[code]['epci_nom']}) dans communes_31.csv : code_epci est "
+                "l'EPCI de la commune",
+                line,
+            )
         first = zone_epci.setdefault(zone, (epci, code, line))
         if first[0] != epci:
             raise ZoningError(
@@ -138,7 +166,11 @@ def check_zoning(frame: pl.DataFrame, path: Path) -> None:
     if absent:
         listed = ", ".join(f"{code} ({known[code]['nom']})" for code in absent[:5])
         more = f" et {len(absent) - 5} autres" if len(absent) > 5 else ""
-        raise ZoningError(path, f"communes absentes du zonage : {listed}{more}")
+        raise ZoningError(
+            path,
+            f"communes absentes du zonage : {listed}{more} : chaque commune du département est "
+            "dans une zone",
+        )
     adjacency = commune_adjacency()
     for zone, codes in members.items():
         parts = pieces(codes, adjacency)
@@ -146,7 +178,7 @@ def check_zoning(frame: pl.DataFrame, path: Path) -> None:
             stray = min(parts[1])
             raise ZoningError(
                 path,
-                f"zone {zone} ({zone_name[zone]}) pas d'un seul tenant : la commune {stray} "
+                f"zone {zone} ({zone_name[zone][0]}) pas d'un seul tenant : la commune {stray} "
                 f"({known[stray]['nom']}) ne touche pas le reste de la zone",
                 seen[stray],
             )

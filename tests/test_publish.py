@@ -8,6 +8,7 @@ import csv
 import hashlib
 import io
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -846,3 +847,54 @@ def test_a_process_holding_the_database_open_read_write_does_not_block_publicati
     finally:
         holder.communicate("", timeout=30)
     assert set(table(folder, "indicateurs")["periode"]) == {"2025-05", PERIOD}
+
+
+def test_restricted_audit_gives_what_analysts_see_per_indicator_and_level(tmp_path):
+    """Per indicator and level: territories with a value, the share of the target population
+    they hold, rows withheld by reason — each equal to what the published table shows."""
+    published_dir, audit_dir = tmp_path / "published", tmp_path / "divulgation"
+    publish(
+        published_dir,
+        PERIOD,
+        [make_units(), make_aspa()],
+        catalogue("rsa", "aspa"),
+        metadata(PERIOD),
+        quality(PERIOD),
+        restricted_dir=audit_dir,
+    )
+    facts = json.loads((audit_dir / f"{PERIOD}.json").read_text(encoding="utf-8"))
+    utility = facts["utilite_par_niveau"]
+    stored = table(published_dir, "indicateurs")
+    assert sorted(utility) == ["aspa", "rsa"]
+    for units in (make_units(), make_aspa()):
+        indicator, levels = units.indicator, utility[units.indicator]
+        assert sorted(levels) == ["commune", "departement", "epci", "zone"]
+        mine = stored.filter(indicateur=indicator)
+        true_rows, _, _ = aggregate(units, PERIOD)  # the département may be secret here
+        whole = row(true_rows, niveau="departement", tranche_age="ensemble", type_menage="ensemble")
+        for level, figures in levels.items():
+            rows = mine.filter(niveau=level)
+            ensemble = rows.filter(tranche_age="ensemble", type_menage="ensemble")
+            shown = ensemble.filter(~pl.col("secret"))
+            reasons = [
+                line["motif"]
+                for line in facts["lignes"]
+                if line["table"] == "indicateurs"
+                and line["indicateur"] == indicator
+                and line["niveau"] == level
+            ]
+            assert figures == {
+                "lignes": rows.height,
+                "lignes_primaires": reasons.count("primaire"),
+                "lignes_secondaires": reasons.count("secondaire"),
+                "territoires": ensemble.height,
+                "territoires_avec_valeur": shown.height,
+                "part_population_montree": round(
+                    shown["population"].sum() / whole["population"], 4
+                ),
+            }
+            assert figures["lignes_primaires"] + figures["lignes_secondaires"] == int(
+                rows["secret"].sum()
+            )
+    html = (audit_dir / f"{PERIOD}.html").read_text(encoding="utf-8")
+    assert "Ce que voient les analystes, par niveau" in html

@@ -20,8 +20,8 @@ from typing import Any
 import polars as pl
 
 from anonymization.disclosure import Interval
-from pipelines.publish.model import LEVELS
-from pipelines.publish.secondary import SecretPattern
+from pipelines.publish.model import ENSEMBLE, LEVELS
+from pipelines.publish.secondary import PRIMARY, SECONDARY, SecretPattern
 from recours.atomic import write_text_atomically
 
 CONFORME, REFUSEE = "conforme", "refusee"
@@ -56,6 +56,46 @@ def shares_by_level(pattern: SecretPattern) -> dict[str, dict[str, float]]:
     known = pattern.connus.group_by("niveau").agg(pl.col("secret").mean()).sort("niveau")
     shares["connus"] = {level: round(float(share), 4) for level, share in known.rows()}
     return shares
+
+
+def utility_by_level(pattern: SecretPattern) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the secret costs the analysts, per indicator and level: rows withheld (primary,
+    secondary), territories with a value, and the share of the target population those
+    territories hold (the ``ensemble`` rows; the département's population is the whole)."""
+    reasons = {row: reason for (table, row), reason in pattern.reasons.items() if table == "i"}
+    frame = pattern.indicateurs.with_row_index("_row").with_columns(
+        _motif=pl.col("_row").replace_strict(reasons, default=None, return_dtype=pl.String),
+        _ensemble=(pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE),
+    )
+    whole = dict(
+        frame.filter(pl.col("_ensemble") & (pl.col("niveau") == "departement"))
+        .select("indicateur", "population")
+        .rows()
+    )
+    figures: dict[str, dict[str, dict[str, Any]]] = {}
+    grouped = frame.group_by("indicateur", "niveau").agg(
+        lignes=pl.len(),
+        primaires=(pl.col("_motif") == PRIMARY).sum(),
+        secondaires=(pl.col("_motif") == SECONDARY).sum(),
+        territoires=pl.col("_ensemble").sum(),
+        avec_valeur=(pl.col("_ensemble") & ~pl.col("secret")).sum(),
+        population_montree=pl.col("population")
+        .filter(pl.col("_ensemble") & ~pl.col("secret"))
+        .sum(),
+    )
+    for row in grouped.sort("indicateur", "niveau").iter_rows(named=True):
+        target = whole.get(row["indicateur"]) or 0
+        figures.setdefault(row["indicateur"], {})[row["niveau"]] = {
+            "lignes": row["lignes"],
+            "lignes_primaires": row["primaires"],
+            "lignes_secondaires": row["secondaires"],
+            "territoires": row["territoires"],
+            "territoires_avec_valeur": row["avec_valeur"],
+            "part_population_montree": round(row["population_montree"] / target, 4)
+            if target
+            else None,
+        }
+    return figures
 
 
 def audit_facts(period: str, pattern: SecretPattern) -> dict[str, Any]:
@@ -104,6 +144,7 @@ def audit_facts(period: str, pattern: SecretPattern) -> dict[str, Any]:
         "lignes_secondaires": sum(1 for row in rows if row["motif"] == "secondaire"),
         "comptes_bloquants": len(pattern.blocking),
         "part_secret_par_niveau": shares_by_level(pattern),
+        "utilite_par_niveau": utility_by_level(pattern),
         "lignes": rows,
     }
 
@@ -183,6 +224,27 @@ def render_html(facts: dict[str, Any]) -> str:
     for indicator, shares in facts["part_secret_par_niveau"].items():
         cells = "".join(f"<td class='num'>{_percent(shares.get(level))}</td>" for level in LEVELS)
         parts.append(f"<tr><td>{_text(indicator)}</td>{cells}</tr>")
+    parts.append("</table>")
+    parts.append(
+        "<h2>Ce que voient les analystes, par niveau</h2><p>Territoires avec une valeur "
+        "(lignes « ensemble »), part de la population cible qu'ils couvrent, et lignes retirées "
+        "(toutes ventilations) par le secret primaire et par le secondaire.</p><table><tr>"
+        "<th>indicateur</th><th>niveau</th><th>territoires avec une valeur</th>"
+        "<th>population cible couverte</th><th>lignes</th><th>primaires</th>"
+        "<th>secondaires</th></tr>"
+    )
+    for indicator, levels in facts["utilite_par_niveau"].items():
+        for level in LEVELS:
+            if level not in levels:
+                continue
+            u = levels[level]
+            parts.append(
+                f"<tr><td>{_text(indicator)}</td><td>{_text(level)}</td>"
+                f"<td class='num'>{u['territoires_avec_valeur']} sur {u['territoires']}</td>"
+                f"<td class='num'>{_percent(u['part_population_montree'])}</td>"
+                f"<td class='num'>{u['lignes']}</td><td class='num'>{u['lignes_primaires']}</td>"
+                f"<td class='num'>{u['lignes_secondaires']}</td></tr>"
+            )
     parts.append("</table>")
     parts.append(
         "<h2>Lignes sous secret</h2><p>Intervalle : ce qu'un attaquant qui détient toute la "

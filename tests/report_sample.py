@@ -27,6 +27,10 @@ from recours.reference import communes
 
 PERIODS = ("2026-09", "2026-10")
 CONVENTIONS = ("caf31", "carsatmp", "cd31", "cpam31", "ftocc")
+# The one poorly linked source, and when: 60 % of its records linked (the others 95 %), in the
+# last period only. It feeds aspa (carsatmp × caf31), whose rates of that period, and no other,
+# carry the report's linkage warning.
+WEAK_SOURCE, WEAK_PERIOD, WEAK_SHARE, GOOD_SHARE = "carsatmp", "2026-10", 0.60, 0.95
 
 
 def _frame(indicator, seed: int, codes, types, non_recours, rng) -> pl.DataFrame:
@@ -121,8 +125,9 @@ def _quality(period: str, seed: int) -> list[dict]:
     for convention in CONVENTIONS:
         read = int(rng.integers(2_000, 30_000))
         set_aside = int(rng.integers(0, 40))
-        by_nir = int(read * 0.5)
-        by_traits = int(read * 0.2)
+        share = WEAK_SHARE if (convention, period) == (WEAK_SOURCE, WEAK_PERIOD) else GOOD_SHARE
+        by_nir = int((read - set_aside) * (share - 0.15))
+        by_traits = int((read - set_aside) * 0.15)
         measures = {
             "lignes_lues": read,
             "lignes_ecartees": set_aside,

@@ -1,21 +1,30 @@
 """The analysts' report: one self-contained HTML file per period, in ``published/``.
 
 Self-contained because it is opened from a shared drive or an e-mail on machines without
-network: styles are inlined, maps are inline SVG, no script, no font, no image is fetched.
-Everything it prints comes from ``published/recours.duckdb`` (through the confined connection
-of ``recours query``) and from the public INSEE reference shipped with the project; secret
-cells read ``s`` and secret territories are hatched, so the report never shows more than an
-analyst could query.
+network: styles are inlined, maps are inline SVG, no font, no image, nothing is fetched (a
+Content-Security-Policy meta tag forbids it). The only script sorts the long tables; it is
+inline, allowed by its hash, and the tables are written already ordered by rate, so the report
+reads the same without it. Everything it prints comes from ``published/recours.duckdb``
+(through the confined connection of ``recours query``) and from the public INSEE reference and
+zoning shipped with the project; secret cells read ``s`` and secret territories are hatched,
+so the report never shows more than an analyst could query.
+
+Per indicator, the zone map comes first (the level fitted to the secret, where nearly every
+area has a value), then the communes, a zoom on Toulouse Métropole, and the EPCIs; every
+territory's rate sits beside its difference to the département's; a rate resting on a poorly
+linked source carries a warning (``pipelines.report.linkage``); the period's exports are
+linked by relative paths (``exports/<période>/``, beside the report).
 
 The work is a fixed number of vectorised reads and one pass over the published rows, whose
-number does not grow with the population (the grid is 586 communes and 18 EPCIs whatever
-the département's size): the report takes the same second for the demo and the whole
+number does not grow with the population (the grid is 586 communes, 150 zones and 18 EPCIs
+whatever the département's size): the report takes the same second for the demo and the whole
 Haute-Garonne.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -25,7 +34,7 @@ import polars as pl
 from pipelines.crossing.indicators import AGE_BANDS, HOUSEHOLD_TYPES
 from pipelines.publish.aggregate import EXCLUSIONS
 from pipelines.publish.model import ENSEMBLE
-from pipelines.report import cells, context, french, maps
+from pipelines.report import cells, context, exports, french, linkage, maps, page
 from pipelines.report.model import HOUSEHOLD_LABELS, Publication, load
 from recours.atomic import write_text_atomically
 
@@ -43,21 +52,39 @@ MEASURES = (
 )
 # The publication's own reasons for leaving a unit out of the grid (``qualite``: unites_<reason>).
 UNIT_MEASURES = {f"unites_{reason}": label for reason, label in EXCLUSIONS.items()}
+# Sub-département levels, top down, with what the report calls them.
+LEVEL_LABELS = {"epci": "EPCI", "zone": "zones d'observation", "commune": "communes"}
+EXPORT_LABELS = {
+    "departement": "département",
+    "epci": "EPCI",
+    "zone": "zones",
+    "commune": "communes",
+    "connus": "connus des services sociaux",
+}
+DIFFERENCE = "Écart au département"
 
 
 def report_name(period: str) -> str:
     return f"rapport_{period}.html"
 
 
+def workbook_name(period: str) -> str:
+    """The period's workbook, as ``exports.write_exports`` names it."""
+    return f"recours_{period}.xlsx"
+
+
 def _ensemble(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter((pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE))
 
 
-def _table(caption: str, head: str, rows: list[str], css: str = "donnees") -> str:
+def _table(caption: str, head: str, rows: list[str], css: str = "donnees", foot: str = "") -> str:
+    """A table; ``foot`` (a row) stays under the body when the body is re-sorted."""
     return (
         f'<table class="{css}"><caption>{escape(caption)}</caption>{head}<tbody>'
         + "".join(f"<tr>{row}</tr>" for row in rows)
-        + "</tbody></table>"
+        + "</tbody>"
+        + (f"<tfoot><tr>{foot}</tr></tfoot>" if foot else "")
+        + "</table>"
     )
 
 
@@ -66,11 +93,58 @@ def _department_row(frame: pl.DataFrame) -> dict | None:
     return rows[0] if rows else None
 
 
+def by_rate(frame: pl.DataFrame, name: str = "libelle_territoire") -> pl.DataFrame:
+    """Published rates first, highest first; then territories nobody is concerned by; secret
+    rows last (their rank would say something about their value); names break ties."""
+    rank = (
+        pl.when(pl.col("secret"))
+        .then(pl.lit(2))
+        .when(pl.col("taux").is_null())
+        .then(pl.lit(1))
+        .otherwise(pl.lit(0))
+    )
+    return (
+        frame.with_columns(rank.alias("_rang"))
+        .sort(["_rang", "taux", name], descending=[False, True, False], nulls_last=True)
+        .drop("_rang")
+    )
+
+
+@dataclass(frozen=True)
+class View:
+    """What every section needs besides its rows: the publication, the linkage warnings, the
+    INSEE context, where the exports are (relative to the report)."""
+
+    publication: Publication
+    weak: dict[tuple[str, str], tuple[linkage.WeakSource, ...]]
+    insee: pl.DataFrame
+    exports_href: str  # e.g. "exports/2026-10", relative to the report's folder
+
+    def warning(self, indicator: str, period: str | None = None) -> str:
+        """The mark after a rate of ``indicator`` for ``period`` (this one by default)."""
+        weak = self.weak.get((indicator, period or self.publication.period))
+        return linkage.mark(indicator, weak) if weak else ""
+
+    def row_warning(self, row: dict) -> str:
+        return self.warning(row["indicateur"], row["periode"])
+
+
+def _view(publication: Publication) -> View:
+    folder = exports.export_folder(publication.folder, publication.period)
+    return View(
+        publication=publication,
+        weak=linkage.weak_sources(publication.catalogue, publication.quality_history),
+        insee=context.by_epci(),
+        exports_href=folder.relative_to(publication.folder).as_posix(),
+    )
+
+
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(publication: Publication) -> str:
+def _summary(view: View) -> str:
     """One line per indicator: the département's figures and the share already known."""
+    publication = view.publication
     known = publication.connus.filter(pl.col("niveau") == "departement")
     rows = []
     for indicator in publication.indicators:
@@ -86,7 +160,11 @@ def _summary(publication: Publication) -> str:
             known_cell = cells.rate(
                 k["part_connus"], cells.known_key(k, "part_connus"), bool(k["secret"])
             )
-        rows.append(f'<th scope="row">{link}</th>{cells.indicator_cells(row)}{known_cell}')
+        rows.append(
+            f'<th scope="row">{link}</th>'
+            + cells.indicator_cells(row, view.row_warning(row))
+            + known_cell
+        )
     head = cells.header(
         "Indicateur",
         "Population cible",
@@ -133,7 +211,7 @@ def _definition(entry: dict) -> str:
     )
 
 
-def _headline(row: dict) -> str:
+def _headline(row: dict, warning: str) -> str:
     if row["secret"]:
         return (
             '<p class="chiffre-cle">Taux de non-recours présumé en Haute-Garonne : '
@@ -143,6 +221,7 @@ def _headline(row: dict) -> str:
     return (
         '<p class="chiffre-cle">Taux de non-recours présumé en Haute-Garonne : <strong>'
         + cells.span(french.rate(row["taux"]), cells.indicator_key(row, "taux"))
+        + warning
         + "</strong>, soit "
         + cells.span(french.integer(row["non_recours"]), cells.indicator_key(row, "non_recours"))
         + " en non-recours présumé sur une population cible de "
@@ -151,34 +230,147 @@ def _headline(row: dict) -> str:
     )
 
 
-def _maps(indicator: str, rows: pl.DataFrame, label: str) -> str:
-    visible = rows.filter(~pl.col("secret") & pl.col("niveau").is_in(["epci", "commune"]))
-    breaks = maps.class_breaks(visible["taux"])
+def _downloads(view: View, indicator: str) -> str:
+    """Relative links to the period's export files of this indicator, and to the workbook."""
+    stems = exports.frames(view.publication)
+    links = []
+    for kind in ("csv", "parquet"):
+        files = [
+            f'<a href="{view.exports_href}/{indicator}_{part}.{kind}" download>{escape(label)}</a>'
+            for part, label in EXPORT_LABELS.items()
+            if f"{indicator}_{part}" in stems
+        ]
+        links.append(f"{kind.upper()} : " + ", ".join(files))
+    workbook = workbook_name(view.publication.period)
+    links.append(
+        f'<a href="{view.exports_href}/{workbook}" download>classeur Excel de la période</a>'
+    )
+    return (
+        '<p class="telechargements"><strong>Télécharger</strong> (fichiers du dossier '
+        f"<code>{escape(view.exports_href)}/</code> à côté de ce rapport) — "
+        + " ; ".join(links)
+        + ".</p>"
+    )
+
+
+def _maps(view: View, indicator: str, rows: pl.DataFrame, label: str) -> str:
+    """The zone map first, the communes, the legend, the zoom on Toulouse Métropole, the
+    EPCIs; one set of classes for all of them (the zones' rates when the level is published,
+    so that its five classes are all used)."""
+    shown = rows.filter(~pl.col("secret"))
+    zone_rates = _ensemble(shown.filter(pl.col("niveau") == "zone"))["taux"].drop_nulls()
+    rates = (
+        zone_rates
+        if not zone_rates.is_empty()
+        else _ensemble(shown.filter(pl.col("niveau").is_in(["epci", "commune"])))["taux"]
+    )
+    breaks = maps.class_breaks(rates)
+    zones = _ensemble(rows.filter(pl.col("niveau") == "zone"))
     epci = _ensemble(rows.filter(pl.col("niveau") == "epci"))
-    communes = rows.filter(pl.col("niveau") == "commune")
+    communes = _ensemble(rows.filter(pl.col("niveau") == "commune"))
+    metropole = view.publication.territoires.filter(
+        (pl.col("niveau") == "epci") & (pl.col("code_territoire") == maps.TOULOUSE_METROPOLE)
+    )
+    metropole_name = (
+        metropole["libelle_territoire"][0] if metropole.height else "Toulouse Métropole"
+    )
+    weak = view.weak.get((indicator, view.publication.period))
+    warning = (
+        f'<p class="alerte-carte">{linkage.MARK} Taux surestimés sur toutes ces cartes : '
+        f"taux de liaison faible ({escape(linkage.describe(weak))}), voir "
+        f'<a href="#{linkage.anchor(indicator)}">ci-dessus</a>.</p>'
+        if weak
+        else ""
+    )
     return (
         '<div class="cartes">'
-        + maps.choropleth("epci", epci, breaks, indicator, f"{label} — taux par EPCI")
+        + maps.choropleth(
+            "zone", zones, breaks, indicator, f"{label} — taux par zone d'observation"
+        )
         + maps.choropleth("commune", communes, breaks, indicator, f"{label} — taux par commune")
-        + maps.legend(breaks)
+        + maps.legend(breaks, rates, _department_row(rows))
+        + warning
+        + maps.choropleth(
+            "commune",
+            communes,
+            breaks,
+            indicator,
+            f"{label} — zoom sur les communes de {metropole_name}",
+            epci=maps.TOULOUSE_METROPOLE,
+        )
+        + maps.choropleth("epci", epci, breaks, indicator, f"{label} — taux par EPCI")
         + "</div>"
     )
 
 
-def _by_epci(rows: pl.DataFrame) -> str:
-    epci = _ensemble(rows.filter(pl.col("niveau") == "epci")).sort("libelle_territoire")
+def _names(territories: pl.DataFrame, level: str, code: str, name: str) -> pl.DataFrame:
+    return territories.filter(pl.col("niveau") == level).select(
+        pl.col("code_territoire").alias(code), pl.col("libelle_territoire").alias(name)
+    )
+
+
+def _by_zone(view: View, rows: pl.DataFrame) -> str:
+    """Every zone, its EPCI, its figures and its difference to the département, by rate."""
+    territories = view.publication.territoires
+    department = _department_row(rows)
+    zones = by_rate(
+        _ensemble(rows.filter(pl.col("niveau") == "zone"))
+        .join(
+            territories.filter(pl.col("niveau") == "zone").select("code_territoire", "code_epci"),
+            on="code_territoire",
+            how="left",
+        )
+        .join(_names(territories, "epci", "code_epci", "epci"), on="code_epci", how="left")
+    )
+    if zones.is_empty():
+        return "<p>Pas de zones d'observation publiées pour cette période.</p>"
     body = [
-        cells.row_header(row["libelle_territoire"]) + cells.indicator_cells(row)
+        cells.row_header(row["libelle_territoire"])
+        + f"<td>{escape(row['epci'] or '')}</td>"
+        + cells.indicator_cells(row, view.row_warning(row))
+        + cells.difference(row, department)
+        for row in zones.iter_rows(named=True)
+    ]
+    head = cells.header(
+        "Zone",
+        "EPCI",
+        "Population cible",
+        "Non-recours présumé",
+        "Taux",
+        DIFFERENCE,
+        numeric_from=2,
+    )
+    return (
+        f"<details open><summary>Les {zones.height} zones d'observation, du taux le plus fort "
+        "au plus faible (cliquer un en-tête pour trier)</summary>"
+        + _table("Par zone d'observation", head, body, "donnees triable")
+        + "</details>"
+    )
+
+
+def _by_epci(view: View, rows: pl.DataFrame) -> str:
+    department = _department_row(rows)
+    epci = by_rate(_ensemble(rows.filter(pl.col("niveau") == "epci")))
+    body = [
+        cells.row_header(row["libelle_territoire"])
+        + cells.indicator_cells(row, view.row_warning(row))
+        + cells.difference(row, department)
         for row in epci.iter_rows(named=True)
     ]
-    total = _department_row(rows)
-    if total:
-        body.append(cells.row_header("Haute-Garonne") + cells.indicator_cells(total))
-    head = cells.header("EPCI", "Population cible", "Non-recours présumé", "Taux")
-    return _table("Par EPCI (partie en Haute-Garonne)", head, body)
+    head = cells.header(
+        "EPCI", "Population cible", "Non-recours présumé", "Taux", DIFFERENCE, numeric_from=1
+    )
+    foot = ""
+    if department is not None:
+        foot = (
+            cells.row_header("Haute-Garonne")
+            + cells.indicator_cells(department, view.row_warning(department))
+            + "<td></td>"
+        )
+    return _table("Par EPCI (partie en Haute-Garonne)", head, body, "donnees triable", foot)
 
 
-def _breakdowns(rows: pl.DataFrame) -> str:
+def _breakdowns(view: View, rows: pl.DataFrame) -> str:
     """Département rows by age band, by household type, and the rate of each crossing."""
     department = rows.filter(pl.col("niveau") == "departement")
     bands = [b for b in AGE_BANDS if b in set(department["tranche_age"].to_list())]
@@ -187,7 +379,10 @@ def _breakdowns(rows: pl.DataFrame) -> str:
     head = cells.header("", "Population cible", "Non-recours présumé", "Taux")
     parts = []
     by_age = [
-        cells.row_header(band) + cells.indicator_cells(lookup[(band, ENSEMBLE)])
+        cells.row_header(band)
+        + cells.indicator_cells(
+            lookup[(band, ENSEMBLE)], view.row_warning(lookup[(band, ENSEMBLE)])
+        )
         for band in [*bands, ENSEMBLE]
         if (band, ENSEMBLE) in lookup
     ]
@@ -195,7 +390,9 @@ def _breakdowns(rows: pl.DataFrame) -> str:
     if types:
         by_type = [
             cells.row_header(HOUSEHOLD_LABELS[kind])
-            + cells.indicator_cells(lookup[(ENSEMBLE, kind)])
+            + cells.indicator_cells(
+                lookup[(ENSEMBLE, kind)], view.row_warning(lookup[(ENSEMBLE, kind)])
+            )
             for kind in [*types, ENSEMBLE]
             if (ENSEMBLE, kind) in lookup
         ]
@@ -211,7 +408,12 @@ def _breakdowns(rows: pl.DataFrame) -> str:
                 line += (
                     "<td>–</td>"
                     if row is None
-                    else cells.rate(row["taux"], cells.indicator_key(row, "taux"), row["secret"])
+                    else cells.rate(
+                        row["taux"],
+                        cells.indicator_key(row, "taux"),
+                        row["secret"],
+                        view.row_warning(row),
+                    )
                 )
             cross.append(line)
         parts.append(
@@ -240,7 +442,11 @@ def _known(publication: Publication, indicator: str) -> str:
         secret = bool(row["secret"])
         bar = ""
         if not secret and row["part_connus"] is not None:
-            bar = f'<span class="barre" style="width:{100 * row["part_connus"]:.1f}%"></span>'
+            # an SVG bar: the page's policy allows no style attribute
+            bar = (
+                '<svg class="barre" viewBox="0 0 100 10" preserveAspectRatio="none">'
+                f'<rect width="{100 * row["part_connus"]:.1f}" height="10"/></svg>'
+            )
         body.append(
             cells.row_header(name)
             + cells.count(row["non_recours"], cells.known_key(row, "non_recours"), secret)
@@ -259,9 +465,9 @@ def _known(publication: Publication, indicator: str) -> str:
     )
 
 
-def _context(rows: pl.DataFrame, insee: pl.DataFrame) -> str:
+def _context(view: View, rows: pl.DataFrame) -> str:
     epci = _ensemble(rows.filter(pl.col("niveau").is_in(["epci", "departement"])))
-    joined = epci.join(insee, on="code_territoire", how="left").sort(
+    joined = epci.join(view.insee, on="code_territoire", how="left").sort(
         pl.col("niveau") == "departement", "libelle_territoire"
     )
     body = []
@@ -270,7 +476,9 @@ def _context(rows: pl.DataFrame, insee: pl.DataFrame) -> str:
         name = "Haute-Garonne" if row["niveau"] == "departement" else row["libelle_territoire"]
         body.append(
             cells.row_header(name)
-            + cells.rate(row["taux"], cells.indicator_key(row, "taux"), row["secret"])
+            + cells.rate(
+                row["taux"], cells.indicator_key(row, "taux"), row["secret"], view.row_warning(row)
+            )
             + cells.percent(row["pauvrete_pct"], cells.key("x", code, "pauvrete_pct"))
             + cells.percent(row["couverture_pct"], cells.key("x", code, "couverture_pct"))
             + cells.percent(row["chomage_pct"], cells.key("x", code, "chomage_pct"))
@@ -287,8 +495,8 @@ def _context(rows: pl.DataFrame, insee: pl.DataFrame) -> str:
     )
 
 
-def _evolution(publication: Publication, indicator: str) -> str:
-    history = publication.history.filter(pl.col("indicateur") == indicator)
+def _evolution(view: View, indicator: str) -> str:
+    history = view.publication.history.filter(pl.col("indicateur") == indicator)
     periods = sorted(set(history["periode"].to_list()))
     if len(periods) < 2:
         return (
@@ -309,73 +517,93 @@ def _evolution(publication: Publication, indicator: str) -> str:
             line += (
                 "<td>–</td>"
                 if row is None
-                else cells.rate(row["taux"], cells.indicator_key(row, "taux"), row["secret"])
+                else cells.rate(
+                    row["taux"],
+                    cells.indicator_key(row, "taux"),
+                    row["secret"],
+                    view.row_warning(row),
+                )
             )
         body.append(line)
     head = cells.header("Territoire", *(escape(french.period_label(p)) for p in periods))
     return _table("Taux de non-recours présumé par période", head, body)
 
 
-def _communes(rows: pl.DataFrame, territories: pl.DataFrame) -> str:
-    epci_names = territories.filter(pl.col("niveau") == "epci").select(
-        pl.col("code_territoire").alias("code_parent"),
-        pl.col("libelle_territoire").alias("epci"),
-    )
-    parents = territories.filter(pl.col("niveau") == "commune").select(
-        "code_territoire", "code_parent"
-    )
-    communes = (
-        rows.filter(pl.col("niveau") == "commune")
-        .join(parents, on="code_territoire", how="left")
-        .join(epci_names, on="code_parent", how="left")
-        .sort("libelle_territoire", "code_territoire")
+def _communes(view: View, rows: pl.DataFrame) -> str:
+    territories = view.publication.territoires
+    department = _department_row(rows)
+    communes = by_rate(
+        _ensemble(rows.filter(pl.col("niveau") == "commune"))
+        .join(
+            territories.filter(pl.col("niveau") == "commune").select(
+                "code_territoire",
+                pl.col("code_parent").alias("code_zone"),
+                "code_epci",
+            ),
+            on="code_territoire",
+            how="left",
+        )
+        .join(_names(territories, "zone", "code_zone", "zone"), on="code_zone", how="left")
+        .join(_names(territories, "epci", "code_epci", "epci"), on="code_epci", how="left")
     )
     body = [
         cells.row_header(row["libelle_territoire"])
+        + f"<td>{escape(row['zone'] or '')}</td>"
         + f"<td>{escape(row['epci'] or '')}</td>"
-        + cells.indicator_cells(row)
+        + cells.indicator_cells(row, view.row_warning(row))
+        + cells.difference(row, department)
         for row in communes.iter_rows(named=True)
     ]
-    head = cells.header("Commune", "EPCI", "Population cible", "Non-recours présumé", "Taux")
+    head = cells.header(
+        "Commune",
+        "Zone",
+        "EPCI",
+        "Population cible",
+        "Non-recours présumé",
+        "Taux",
+        DIFFERENCE,
+        numeric_from=3,
+    )
     return (
-        f"<details><summary>Les {communes.height} communes</summary>"
-        + _table("Par commune", head, body)
+        f"<details><summary>Les {communes.height} communes, du taux le plus fort au plus "
+        "faible, secrètes en dernier (cliquer un en-tête pour trier)</summary>"
+        + _table("Par commune", head, body, "donnees triable")
         + "</details>"
     )
 
 
-def _indicator_section(publication: Publication, indicator: str, insee: pl.DataFrame) -> str:
+def _indicator_section(view: View, indicator: str) -> str:
+    publication = view.publication
     entry = publication.catalogue_entry(indicator)
     label = entry.get("libelle") or indicator
     rows = publication.indicateurs.filter(pl.col("indicateur") == indicator)
     headline = _department_row(rows)
+    weak = view.weak.get((indicator, publication.period))
     return (
         f'<section class="indicateur" id="ind-{indicator}" data-indicateur="{indicator}">'
         f"<h2>{escape(label)}</h2>"
-        + (_headline(headline) if headline else "")
+        + (_headline(headline, view.row_warning(headline)) if headline else "")
+        + (linkage.note(indicator, weak) if weak else "")
         + _definition(entry)
+        + _downloads(view, indicator)
         + "<h3>Cartes</h3>"
-        + _maps(indicator, rows, label)
+        + _maps(view, indicator, rows, label)
+        + "<h3>Par zone d'observation</h3>"
+        + _by_zone(view, rows)
         + "<h3>Par EPCI</h3>"
-        + _by_epci(rows)
+        + _by_epci(view, rows)
         + "<h3>Par tranche d'âge et type de ménage</h3>"
-        + _breakdowns(rows)
+        + _breakdowns(view, rows)
         + "<h3>Déjà connus des services sociaux</h3>"
         + _known(publication, indicator)
         + "<h3>Contexte territorial</h3>"
-        + _context(rows, insee)
+        + _context(view, rows)
         + "<h3>Évolution</h3>"
-        + _evolution(publication, indicator)
+        + _evolution(view, indicator)
         + "<h3>Par commune</h3>"
-        + _communes(rows, publication.territoires)
+        + _communes(view, rows)
         + "</section>"
     )
-
-
-def _linkage_rate(measures: dict[str, int]) -> float | None:
-    linked = measures.get("liees_nir", 0) + measures.get("liees_traits", 0)
-    total = linked + measures.get("non_liees", 0)
-    return linked / total if total and "non_liees" in measures else None
 
 
 def _quality(publication: Publication) -> str:
@@ -395,11 +623,16 @@ def _quality(publication: Publication) -> str:
                 if measure in measures
                 else "<td>–</td>"
             )
-        linkage = _linkage_rate(measures)
+        rate = linkage.linkage_rate(measures)
+        low = rate is not None and rate < linkage.LOW_LINKAGE
         line += (
             "<td>–</td>"
-            if linkage is None
-            else cells.rate(linkage, cells.key("l", period, convention))
+            if rate is None
+            else cells.rate(
+                rate,
+                cells.key("l", period, convention),
+                warning=f' <span class="faible">{linkage.MARK} faible</span>' if low else "",
+            )
         )
         body.append(line)
     head = cells.header("Convention", *(label for _, label in MEASURES), "Taux de liaison")
@@ -464,9 +697,14 @@ def _quality(publication: Publication) -> str:
         "<p>Le taux de liaison est la part des lignes d'une livraison retrouvées dans au "
         "moins une autre source (par le NIR, ou à défaut par les traits d'identité "
         "pseudonymisés). Une personne non retrouvée est comptée comme sans droit dans "
-        "l'autre source : un taux de liaison faible gonfle le non-recours présumé.</p>"
-        + "".join(parts)
-        + "</section>"
+        "l'autre source : un taux de liaison faible gonfle le non-recours présumé. Sous "
+        f"{french.rate(linkage.LOW_LINKAGE)} de lignes liées, le taux est marqué "
+        f"« {linkage.MARK} faible » ici, et chaque taux d'un indicateur qui croise cette "
+        f"source avec une autre porte le signe {linkage.MARK} (les indicateurs d'une seule "
+        "source, qui ne dépendent pas de l'appariement, ne le portent jamais). Le taux de "
+        "liaison d'une source est mesuré dans le plus petit croisement qui la contient : il "
+        "mêle les échecs du rapprochement et les personnes réellement absentes de l'autre "
+        "source.</p>" + "".join(parts) + "</section>"
     )
 
 
@@ -490,7 +728,79 @@ def _caveats(publication: Publication) -> str:
     )
 
 
-def _about(publication: Publication) -> str:
+def utility(indicateurs: pl.DataFrame) -> pl.DataFrame:
+    """What the secret leaves visible, per indicator and level below the département: rows and
+    withheld rows (every breakdown), territories, those with a published rate, and the share of
+    the département's target population living in a territory whose figures are published."""
+    department = _ensemble(indicateurs.filter(pl.col("niveau") == "departement")).select(
+        "indicateur",
+        pl.when(~pl.col("secret")).then(pl.col("population")).alias("population_departement"),
+    )
+    rows = indicateurs.filter(pl.col("niveau").is_in(list(LEVEL_LABELS)))
+    by_rows = rows.group_by("indicateur", "niveau").agg(
+        lignes=pl.len(), lignes_retirees=pl.col("secret").sum().cast(pl.Int64)
+    )
+    shown = ~pl.col("secret") & pl.col("taux").is_not_null()
+    by_area = (
+        _ensemble(rows)
+        .group_by("indicateur", "niveau")
+        .agg(
+            territoires=pl.len(),
+            avec_taux=shown.sum().cast(pl.Int64),
+            population_publiee=pl.col("population").filter(~pl.col("secret")).sum(),
+        )
+    )
+    return (
+        by_rows.join(by_area, on=["indicateur", "niveau"], how="left")
+        .join(department, on="indicateur", how="left")
+        .with_columns(
+            part_population=pl.when(pl.col("population_departement") > 0).then(
+                pl.col("population_publiee") / pl.col("population_departement")
+            )
+        )
+    )
+
+
+def _utility(publication: Publication) -> str:
+    figures = {
+        (row["indicateur"], row["niveau"]): row
+        for row in utility(publication.indicateurs).iter_rows(named=True)
+    }
+    period = publication.period
+    body = []
+    for indicator in publication.indicators:
+        label = publication.catalogue_entry(indicator).get("libelle") or indicator
+        for level, level_label in LEVEL_LABELS.items():
+            row = figures.get((indicator, level))
+            if row is None:
+                continue
+
+            def keyed(measure: str, row=row, level=level, indicator=indicator) -> str:
+                return cells.key("u", indicator, period, level, measure)
+
+            body.append(
+                cells.row_header(label)
+                + f"<td>{escape(level_label)}</td>"
+                + cells.count(row["territoires"], keyed("territoires"))
+                + cells.count(row["avec_taux"], keyed("avec_taux"))
+                + cells.rate(row["part_population"], keyed("part_population"))
+                + cells.count(row["lignes_retirees"], keyed("lignes_retirees"))
+                + cells.count(row["lignes"], keyed("lignes"))
+            )
+    head = cells.header(
+        "Indicateur",
+        "Niveau",
+        "Territoires",
+        "dont avec un taux publié",
+        "Part de la population cible dans ces territoires",
+        "Lignes retirées (secret)",
+        "Lignes (toutes ventilations)",
+    )
+    return _table("Ce que le secret statistique laisse voir", head, body)
+
+
+def _about(view: View) -> str:
+    publication = view.publication
     meta = publication.metadonnees if publication.current_metadata else {}
     items = [
         ("Période", french.period_label(publication.period)),
@@ -500,23 +810,32 @@ def _about(publication: Publication) -> str:
         ("Conventions", meta.get("conventions", "–")),
         ("Livraisons", meta.get("livraisons", "–")),
         ("Seuil de publication", meta.get("seuil_publication", "–")),
+        ("Zones d'observation", meta.get("zonage", "–")),
     ]
     rows = "".join(
         f'<tr><th scope="row">{escape(name)}</th><td>{escape(value)}</td></tr>'
         for name, value in items
     )
+    workbook = f"{view.exports_href}/{workbook_name(publication.period)}"
     return (
         '<section id="apropos"><h2>À propos de cette publication</h2>'
         f'<table class="meta">{rows}</table>'
-        "<p>Les mêmes chiffres, et toutes les ventilations, sont dans "
+        + _utility(publication)
+        + "<p>Les mêmes chiffres, et toutes les ventilations, sont dans "
         "<code>recours.duckdb</code>, les fichiers Parquet et CSV de ce dossier, le dossier "
-        "<code>exports/</code> (un fichier par indicateur et par niveau, et un classeur "
-        "Excel) et par <code>recours query</code>. Le dictionnaire des données est "
+        f"<code>{escape(view.exports_href)}/</code> (un fichier par indicateur et par niveau, "
+        f'et le <a href="{workbook}" download>classeur Excel de la période</a>) et par '
+        "<code>recours query</code>. Le dictionnaire des données est "
         "<code>docs/publication.md</code> ; le guide des analystes, "
         "<code>docs/analystes.md</code>.</p>"
+        "<p>Zones d'observation : communes voisines d'un même EPCI réunies jusqu'à un "
+        "plancher de population (zonage publié avec le projet, "
+        "<code>recours/data/zonage_31.csv</code>), pour que leurs chiffres passent le secret "
+        "là où ceux des petites communes ne le passent pas.</p>"
         "<p>Contours : IGN Admin Express (2018, communes fusionnées au code officiel "
-        "géographique 2026), Licence Ouverte. Territoires et populations : INSEE, code "
-        "officiel géographique 2026, populations légales 2023.</p></section>"
+        "géographique 2026), Licence Ouverte ; zones : réunion des contours de leurs "
+        "communes. Territoires et populations : INSEE, code officiel géographique 2026, "
+        "populations légales 2023.</p></section>"
     )
 
 
@@ -533,16 +852,15 @@ def _contents(publication: Publication) -> str:
 
 def render_html(publication: Publication) -> str:
     """The whole document as a string (no file written)."""
-    insee = context.by_epci()
+    view = _view(publication)
     css = STYLESHEET.read_text(encoding="utf-8") + "\n" + maps.palette_css()
     label = french.period_label(publication.period)
     generated = datetime.now().astimezone().strftime("%d/%m/%Y à %H:%M")
-    sections = "".join(
-        _indicator_section(publication, indicator, insee) for indicator in publication.indicators
-    )
+    sections = "".join(_indicator_section(view, indicator) for indicator in publication.indicators)
     return (
         '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        + page.csp_meta(css)
+        + '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Non-recours présumé en Haute-Garonne — {escape(label)}</title>"
         f"<style>{css}</style></head><body>"
         + maps.definitions()
@@ -552,11 +870,13 @@ def render_html(publication: Publication) -> str:
         + "<main>"
         + _caveats(publication)
         + _contents(publication)
-        + _summary(publication)
+        + _summary(view)
         + sections
         + _quality(publication)
-        + _about(publication)
-        + "</main></body></html>\n"
+        + _about(view)
+        + "</main>"
+        + page.script_element()
+        + "</body></html>\n"
     )
 
 

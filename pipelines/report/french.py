@@ -64,3 +64,13 @@ def period_label(period: str) -> str:
     """``2026-10`` → ``octobre 2026``."""
     year, month = period.split("-")
     return f"{MONTHS[int(month) - 1]} {year}"
+
+
+def points(value: float | Decimal, digits: int = 1) -> str:
+    """A difference of two rates, in percentage points, signed: ``+3,2 pts``, ``−0,4 pt``,
+    ``0,0 pt`` (singular under two, as French writes units; a true minus sign)."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    sign = "+" if rounded > 0 else "−" if rounded < 0 else ""
+    unit = "pts" if abs(rounded) >= 2 else "pt"
+    return f"{sign}{decimal(abs(rounded), digits)}{NNBSP}{unit}"

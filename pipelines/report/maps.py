@@ -3,9 +3,12 @@
 No tile server, no JavaScript library: the report must open from a file on a closed machine.
 Coordinates are WGS84; over a département (two degrees) an equirectangular projection scaled
 by the cosine of the mean latitude keeps shapes true to within a percent, which is all a
-choropleth needs. Nothing is simplified: every one of the 586 communes and 18 EPCIs keeps its
-own path, only the coordinates are rounded to a tenth of a pixel (relative moves, repeated
-points dropped), and a shape never loses its path.
+choropleth needs. Nothing is simplified: every one of the 586 communes, 150 observation zones
+and 18 EPCIs keeps its own path, only the coordinates are rounded to a tenth of a pixel
+(relative moves, repeated points dropped), and a shape never loses its path.
+
+A zoom (the communes of one EPCI, Toulouse Métropole's being too small to see on the
+département's map) is the same map of fewer shapes with its own projection, fitted on them.
 
 Colour follows the published rate only. A secret territory gets the hatch class and a title
 that says "secret statistique", never a class or a title derived from a value; a territory
@@ -23,15 +26,35 @@ from html import escape
 import numpy as np
 import polars as pl
 
-from pipelines.report import french
+from pipelines.report import cells, french
 from recours.reference import DATA
 
-WIDTH = 560.0  # viewBox width; the height follows the département's shape
+WIDTH = 560.0  # viewBox width; the height follows the shape of what is drawn
 MARGIN = 4.0
 CLASSES = 5
 # Sequential, colour-blind safe (ColorBrewer OrRd, 5 classes), light = low rate.
 PALETTE = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
 HATCH_ID = "hachures-secret"
+# level → (file, code property, name property), all under recours/data/.
+SOURCES = {
+    "commune": ("communes_31.geojson", "code", "nom"),
+    "zone": ("zonage_31.geojson", "code", "nom"),
+    "epci": ("epci_31.geojson", "epci_siren", "epci_nom"),
+}
+TOULOUSE_METROPOLE = "243100518"  # EPCI SIREN: half the population on 4 % of the area
+# The scale of the legend (viewBox units): one box per class.
+SCALE_X, SCALE_WIDTH, SCALE_Y, SCALE_HEIGHT = 70.0, 400.0, 22.0, 14.0
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Equirectangular, fitted on an extent: lon/lat → viewBox pixels."""
+
+    lon0: float
+    lat_top: float
+    x_scale: float
+    per_degree: float
+    height: float
 
 
 @dataclass(frozen=True)
@@ -55,9 +78,14 @@ def _rings(geometry: dict) -> list[list[list[float]]]:
 
 
 @cache
-def _projection() -> tuple[float, float, float, float, float]:
-    """(lon0, lat_top, x scale, pixels per degree, height) fitted on the communes' extent."""
-    features = json.loads((DATA / "communes_31.geojson").read_text(encoding="utf-8"))["features"]
+def _features(level: str) -> tuple[dict, ...]:
+    name, code_key, _ = SOURCES[level]
+    features = json.loads((DATA / name).read_text(encoding="utf-8"))["features"]
+    return tuple(sorted(features, key=lambda feature: str(feature["properties"][code_key])))
+
+
+def _fit(features: tuple[dict, ...] | list[dict]) -> Projection:
+    """The projection that fills ``WIDTH`` with the features' extent."""
     points = np.array(
         [point for feature in features for ring in _rings(feature["geometry"]) for point in ring]
     )
@@ -66,17 +94,22 @@ def _projection() -> tuple[float, float, float, float, float]:
     x_scale = math.cos(math.radians((lat_min + lat_max) / 2))
     per_degree = (WIDTH - 2 * MARGIN) / ((lon_max - lon_min) * x_scale)
     height = (lat_max - lat_min) * per_degree + 2 * MARGIN
-    return lon_min, lat_max, x_scale, per_degree, height
+    return Projection(lon_min, lat_max, x_scale, per_degree, height)
 
 
-def _path(rings: list[list[list[float]]]) -> str:
+@cache
+def _projection() -> Projection:
+    """The département's projection, fitted on the communes: every level's map superposes."""
+    return _fit(_features("commune"))
+
+
+def _path(rings: list[list[list[float]]], projection: Projection) -> str:
     """SVG path data: absolute start of each ring, then relative moves in tenths of a pixel."""
-    lon0, lat_top, x_scale, per_degree, _ = _projection()
     parts = []
     for ring in rings:
         points = np.asarray(ring, dtype=float)
-        x = (points[:, 0] - lon0) * x_scale * per_degree + MARGIN
-        y = (lat_top - points[:, 1]) * per_degree + MARGIN
+        x = (points[:, 0] - projection.lon0) * projection.x_scale * projection.per_degree + MARGIN
+        y = (projection.lat_top - points[:, 1]) * projection.per_degree + MARGIN
         tenths = np.rint(np.column_stack([x, y]) * 10).astype(np.int64)
         keep = np.ones(len(tenths), dtype=bool)
         keep[1:] = np.any(tenths[1:] != tenths[:-1], axis=1)
@@ -91,22 +124,23 @@ def _path(rings: list[list[list[float]]]) -> str:
 
 
 @cache
-def shapes(level: str) -> Shapes:
-    """The projected communes (``commune``) or EPCIs (``epci``) of Haute-Garonne."""
-    name, code_key, name_key = {
-        "commune": ("communes_31.geojson", "code", "nom"),
-        "epci": ("epci_31.geojson", "epci_siren", "epci_nom"),
-    }[level]
-    features = json.loads((DATA / name).read_text(encoding="utf-8"))["features"]
-    features.sort(key=lambda feature: str(feature["properties"][code_key]))
-    _, _, _, _, height = _projection()
+def shapes(level: str, epci: str | None = None) -> Shapes:
+    """The projected communes, zones or EPCIs of Haute-Garonne; with ``epci``, only that EPCI's
+    communes or zones, projected on their own extent (a zoom)."""
+    _, code_key, name_key = SOURCES[level]
+    features = _features(level)
+    if epci is not None:
+        features = tuple(f for f in features if str(f["properties"]["epci_siren"]) == epci)
+        if not features:
+            raise ValueError(f"aucun territoire de niveau {level} dans l'EPCI {epci}")
+    projection = _projection() if epci is None else _fit(features)
     return Shapes(
         level=level,
         codes=tuple(str(f["properties"][code_key]) for f in features),
         names=tuple(str(f["properties"][name_key]) for f in features),
-        paths=tuple(_path(_rings(f["geometry"])) for f in features),
+        paths=tuple(_path(_rings(f["geometry"]), projection) for f in features),
         width=WIDTH,
-        height=round(height, 1),
+        height=round(projection.height, 1),
     )
 
 
@@ -120,6 +154,11 @@ def class_breaks(rates: pl.Series, classes: int = CLASSES) -> list[float]:
     rounded = sorted({round(float(q), 3) for q in quantiles if q is not None})
     low, high = float(values.min()), float(values.max())
     return [limit for limit in rounded if low < limit <= high]
+
+
+def class_of(rate: float, breaks: list[float]) -> str:
+    """The colour class of one published rate (the maps' rule, for the legend's marker)."""
+    return f"c{int(np.searchsorted(np.asarray(breaks, dtype=float), rate, 'right'))}"
 
 
 def classes(frame: pl.DataFrame, breaks: list[float]) -> pl.Series:
@@ -153,19 +192,30 @@ def hover_title(name: str, row: dict) -> str:
 
 
 def choropleth(
-    level: str, rows: pl.DataFrame, breaks: list[float], indicator: str, caption: str
+    level: str,
+    rows: pl.DataFrame,
+    breaks: list[float],
+    indicator: str,
+    caption: str,
+    epci: str | None = None,
 ) -> str:
-    """One map: a path per territory of ``level``, coloured by its row of ``rows``.
+    """One map: a path per territory of ``level`` (of ``epci`` only, zoomed, when given),
+    coloured by its row of ``rows``.
 
     ``rows`` has ``code_territoire``, ``population``, ``non_recours``, ``taux``, ``secret``
     (one row per territory, as published). A territory without a row (not published for the
     period) is drawn blank with a title that says so.
     """
-    outline = shapes(level)
+    outline = shapes(level, epci)
     geometry = pl.DataFrame(
         {"code_territoire": outline.codes, "nom": outline.names, "d": outline.paths}
     )
-    joined = geometry.join(rows, on="code_territoire", how="left", maintain_order="left")
+    joined = geometry.join(
+        rows.select("code_territoire", "population", "non_recours", "taux", "secret"),
+        on="code_territoire",
+        how="left",
+        maintain_order="left",
+    )
     joined = joined.with_columns(
         pl.when(pl.col("secret").is_null())
         .then(pl.lit("absent"))
@@ -183,8 +233,10 @@ def choropleth(
             f'<path class="{row["classe"]}" data-code="{row["code_territoire"]}" '
             f'd="{row["d"]}"><title>{escape(title)}</title></path>'
         )
+    zoom = f' data-emprise="{escape(epci)}"' if epci else ""
+    css = f"carte carte-{level}" + (" carte-zoom" if epci else "")
     return (
-        f'<figure class="carte"><svg class="carte carte-{level}" data-niveau="{level}" '
+        f'<figure class="carte"><svg class="{css}" data-niveau="{level}"{zoom} '
         f'data-indicateur="{indicator}" viewBox="0 0 {outline.width:g} {outline.height:g}" '
         f'role="img" aria-label="{escape(caption)}">'
         + "".join(body)
@@ -192,8 +244,60 @@ def choropleth(
     )
 
 
-def legend(breaks: list[float]) -> str:
-    """The classes as the maps colour them, with the secret and empty cases."""
+def _scale(breaks: list[float], rates: pl.Series, department: dict | None) -> str:
+    """The classes as a graduated bar, their limits under it, and the département's rate
+    marked where it falls (in its class, in proportion between the class's limits)."""
+    values = rates.drop_nulls()
+    if values.is_empty():
+        return ""
+    low, high = float(values.min()), float(values.max())
+    edges = [low, *breaks, high]
+    count = len(breaks) + 1
+    width = SCALE_WIDTH / count
+    parts = [
+        f'<rect class="c{index}" x="{SCALE_X + index * width:g}" y="{SCALE_Y:g}" '
+        f'width="{width:g}" height="{SCALE_HEIGHT:g}"/>'
+        for index in range(count)
+    ]
+    bottom = SCALE_Y + SCALE_HEIGHT
+    for index, limit in enumerate(edges):
+        x = SCALE_X + index * width
+        parts.append(
+            f'<line class="graduation" x1="{x:g}" y1="{bottom:g}" x2="{x:g}" y2="{bottom + 4:g}"/>'
+            f'<text x="{x:g}" y="{bottom + 15:g}" text-anchor="middle">'
+            f"{escape(french.rate(limit))}</text>"
+        )
+    if department is not None and not department["secret"] and department["taux"] is not None:
+        rate = float(department["taux"])
+        css = class_of(rate, breaks)
+        index = int(css[1:])
+        low_edge, high_edge = edges[index], edges[index + 1]
+        share = (rate - low_edge) / (high_edge - low_edge) if high_edge > low_edge else 0.5
+        x = SCALE_X + (index + min(max(share, 0.0), 1.0)) * width
+        anchor = (
+            "start" if x < SCALE_X + 60 else "end" if x > SCALE_X + SCALE_WIDTH - 60 else ("middle")
+        )
+        key = cells.indicator_key(department, "taux")
+        parts.append(
+            f'<g class="repere" data-classe="{css}" data-x="{x:.1f}">'
+            f'<line x1="{x:.1f}" y1="{SCALE_Y - 4:g}" x2="{x:.1f}" y2="{bottom + 2:g}"/>'
+            f'<text x="{x:.1f}" y="{SCALE_Y - 7:g}" text-anchor="{anchor}">Haute-Garonne : '
+            f'<tspan data-k="{escape(key)}">{french.rate(rate)}</tspan></text></g>'
+        )
+    return (
+        f'<svg class="echelle" viewBox="0 0 {SCALE_X * 2 + SCALE_WIDTH:g} '
+        f'{bottom + 20:g}" role="img" aria-label="Classes de taux de la carte et taux de la '
+        f'Haute-Garonne">' + "".join(parts) + "</svg>"
+    )
+
+
+def legend(breaks: list[float], rates: pl.Series, department: dict | None = None) -> str:
+    """The classes as the maps colour them, the département's rate marked on their scale, and
+    the secret, empty and unpublished cases.
+
+    ``rates`` are the published rates the breaks were computed from (the scale runs from their
+    minimum to their maximum); ``department`` the département's ``ensemble`` row.
+    """
     limits = [french.rate(limit) for limit in breaks]
     if not limits:
         labels = ["taux publié"]
@@ -216,7 +320,13 @@ def legend(breaks: list[float]) -> str:
         '<li><svg viewBox="0 0 20 14" class="pastille"><rect class="vide" width="20" '
         'height="14"/></svg>aucune population concernée</li>'
     )
-    return '<ul class="legende">' + "".join(items) + "</ul>"
+    return (
+        '<div class="legende">'
+        + _scale(breaks, rates, department)
+        + '<ul class="legende">'
+        + "".join(items)
+        + "</ul></div>"
+    )
 
 
 def definitions() -> str:

@@ -46,6 +46,7 @@ class Publication:
     territoires: pl.DataFrame
     metadonnees: dict[str, str]
     qualite: pl.DataFrame  # this period
+    quality_history: pl.DataFrame  # qualite, every period (for the evolution's linkage marks)
 
     def catalogue_entry(self, indicator: str) -> dict[str, str]:
         rows = self.catalogue.filter(pl.col("indicateur") == indicator).to_dicts()
@@ -64,6 +65,20 @@ def _ordered(names: list[str]) -> tuple[str, ...]:
 
 def _frame(connection: duckdb.DuckDBPyConnection, sql: str, parameters: list) -> pl.DataFrame:
     return connection.sql(sql, params=parameters or None).pl()
+
+
+def _with_epci(territoires: pl.DataFrame) -> pl.DataFrame:
+    """A publication written before the zone level has no ``code_epci``: a commune's parent
+    was then its EPCI. Rebuilt here so that ``recours rapport`` still reads such a folder."""
+    if "code_epci" in territoires.columns:
+        return territoires
+    return territoires.with_columns(
+        pl.when(pl.col("niveau") == "epci")
+        .then(pl.col("code_territoire"))
+        .when(pl.col("niveau") == "commune")
+        .then(pl.col("code_parent"))
+        .alias("code_epci")
+    )
 
 
 def load(published_dir: Path, period: str | None = None) -> Publication:
@@ -104,11 +119,9 @@ def load(published_dir: Path, period: str | None = None) -> Publication:
         )
         connus = _frame(connection, "SELECT * FROM connus WHERE periode = ? ORDER BY ALL", [chosen])
         catalogue = _frame(connection, "SELECT * FROM catalogue ORDER BY indicateur", [])
-        territoires = _frame(connection, "SELECT * FROM territoires ORDER BY ALL", [])
+        territoires = _with_epci(_frame(connection, "SELECT * FROM territoires ORDER BY ALL", []))
         metadonnees = dict(connection.execute("SELECT cle, valeur FROM metadonnees").fetchall())
-        qualite = _frame(
-            connection, "SELECT * FROM qualite WHERE periode = ? ORDER BY ALL", [chosen]
-        )
+        quality_history = _frame(connection, "SELECT * FROM qualite ORDER BY ALL", [])
     finally:
         connection.close()
     return Publication(
@@ -122,5 +135,6 @@ def load(published_dir: Path, period: str | None = None) -> Publication:
         catalogue=catalogue,
         territoires=territoires,
         metadonnees=metadonnees,
-        qualite=qualite,
+        qualite=quality_history.filter(pl.col("periode") == chosen),
+        quality_history=quality_history,
     )

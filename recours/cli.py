@@ -347,9 +347,11 @@ def zonage_verifier(fichier: Path | None) -> None:
 @click.option(
     "--persons",
     type=click.IntRange(min=1),
-    default=50_000,
+    default=1_471_468,
     show_default=True,
-    help="Taille de la Haute-Garonne synthétique de démonstration.",
+    help="Taille de la Haute-Garonne synthétique de démonstration (par défaut toute sa "
+    "population : assez pour que la carte des zones d'observation ait une valeur presque "
+    "partout).",
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--period", metavar="AAAA-MM", default=None)
@@ -373,6 +375,9 @@ def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
         f"{home / 'audit' / 'journal.jsonl'} ; journaux Airflow : {home / 'airflow' / 'logs'}",
         markup=False,
     )
+    report = home / "published" / f"rapport_{crossing.get('periode')}.html"
+    if crossing and report.is_file():
+        console.print(f"Rapport des analystes (cartes, tableaux) : {report}", markup=False)
 
 
 @cli.group(invoke_without_command=True)

@@ -68,11 +68,6 @@ def report_name(period: str) -> str:
     return f"rapport_{period}.html"
 
 
-def workbook_name(period: str) -> str:
-    """The period's workbook, as ``exports.write_exports`` names it."""
-    return f"recours_{period}.xlsx"
-
-
 def _ensemble(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter((pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE))
 
@@ -241,7 +236,7 @@ def _downloads(view: View, indicator: str) -> str:
             if f"{indicator}_{part}" in stems
         ]
         links.append(f"{kind.upper()} : " + ", ".join(files))
-    workbook = workbook_name(view.publication.period)
+    workbook = exports.workbook_name(view.publication.period)
     links.append(
         f'<a href="{view.exports_href}/{workbook}" download>classeur Excel de la période</a>'
     )
@@ -816,7 +811,7 @@ def _about(view: View) -> str:
         f'<tr><th scope="row">{escape(name)}</th><td>{escape(value)}</td></tr>'
         for name, value in items
     )
-    workbook = f"{view.exports_href}/{workbook_name(publication.period)}"
+    workbook = f"{view.exports_href}/{exports.workbook_name(publication.period)}"
     return (
         '<section id="apropos"><h2>À propos de cette publication</h2>'
         f'<table class="meta">{rows}</table>'

@@ -33,6 +33,11 @@ SECRET_RULE = (
 )
 
 
+def workbook_name(period: str) -> str:
+    """The period's workbook; the analysts' report links to it by this name."""
+    return f"recours_{period}.xlsx"
+
+
 def export_folder(published_dir: Path, period: str) -> Path:
     return Path(published_dir) / "exports" / period
 
@@ -69,7 +74,7 @@ def write_exports(published_dir: Path, period: str | None = None) -> list[Path]:
         written.append(
             write_atomically(folder / f"{stem}.parquet", lambda p, f=frame: f.write_parquet(p))
         )
-    workbook = folder / f"recours_{publication.period}.xlsx"
+    workbook = folder / workbook_name(publication.period)
     written.append(write_atomically(workbook, lambda p: write_workbook(publication, p)))
     return written
 

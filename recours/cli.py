@@ -13,6 +13,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
+from recours import french
 from recours.console import (
     console,
     crossing_table,
@@ -20,7 +21,6 @@ from recours.console import (
     progress_bar,
     progress_callback,
     refusals,
-    thousands,
 )
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
@@ -130,9 +130,11 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
             same_spelling=same_spelling,
             progress=progress_callback(bar, "Génération"),
         )
-    console.print(f"{thousands(summary.persons)} personnes synthétiques, période {summary.period}")
+    console.print(
+        f"{french.integer(summary.persons)} personnes synthétiques, période {summary.period}"
+    )
     for convention, rows in summary.rows.items():
-        console.print(f"  {convention} : {thousands(rows)} lignes")
+        console.print(f"  {convention} : {french.integer(rows)} lignes")
 
 
 @cli.command()
@@ -517,7 +519,7 @@ def purge(home: Path, conventions_dir: Path | None, dry_run: bool, on: str | Non
     for deletion in report.deletions:
         console.print(f"{deletion.path} : {verb} — {deletion.why}", markup=False)
     console.print(
-        f"{len(report.deletions)} élément(s), {thousands(report.bytes_freed)} octets"
+        f"{len(report.deletions)} élément(s), {french.integer(report.bytes_freed)} octets"
         + (" (simulation : rien n'a été supprimé)" if dry_run else ""),
         markup=False,
     )

@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from recours import french
+
 # Logs and CI are no terminal: give tables room rather than folding every word.
 console = Console(width=None if sys.stdout.isatty() else 160)
 STATUS_LABELS = {"acceptee": "acceptée", "refusee": "REFUSÉE", "deja_traitee": "déjà traitée"}
@@ -33,11 +35,6 @@ def progress_callback(progress: Progress, label: str) -> Callable[[str, int, int
         progress.update(task, description=description, completed=done, total=total)
 
     return update
-
-
-def thousands(number: int) -> str:
-    """French digit grouping: 1 471 468."""
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _rules(counts: dict[str, int]) -> str:
@@ -71,8 +68,8 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
         table.add_row(
             s["file"],
             status,
-            thousands(s.get("rows_read", 0)),
-            thousands(s.get("rows_kept", 0)),
+            french.integer(s.get("rows_read", 0)),
+            french.integer(s.get("rows_kept", 0)),
             _rules(s.get("set_aside", {})),
             _rules(s.get("flagged", {})),
             str(s.get("duplicates", 0)),
@@ -86,11 +83,6 @@ def delivery_table(summaries: Iterable[dict]) -> Table:
 def refusals(summaries: Iterable[dict]) -> list[str]:
     """One line per refused delivery, with the reason the data team acts on."""
     return [f"REFUSÉE — {s['reason']}" for s in summaries if s["status"] == "refusee"]
-
-
-def percent(rate: float | None) -> str:
-    """French percentage: 18,3 %."""
-    return "—" if rate is None else f"{rate * 100:.1f}\u202f%".replace(".", ",")
 
 
 def crossing_table(summary: dict) -> Table:
@@ -112,15 +104,16 @@ def crossing_table(summary: dict) -> Table:
             state += f" ; table connus non publiée : {no_connus[indicator]}"
         shown, total = zones.get(indicator, (0, 0))
         shown_zones = f"{shown} sur {total}" if total else "—"
-        table.add_row(indicator, state, percent(rates.get(indicator)), shown_zones)
+        table.add_row(indicator, state, french.rate(rates.get(indicator)), shown_zones)
     for indicator, reason in summary.get("indicateurs_ignores", {}).items():
         table.add_row(indicator, f"ignoré : {reason}", "—", "—")
     rows = summary.get("lignes_publiees", {})
     shares = summary.get("part_secret", {})
     table.caption = (
-        f"{thousands(rows.get('indicateurs', 0))} lignes publiées dans indicateurs, "
-        f"{thousands(rows.get('connus', 0))} dans connus ; part de lignes sous secret : "
-        f"{percent(shares.get('indicateurs'))} (indicateurs), {percent(shares.get('connus'))} "
+        f"{french.integer(rows.get('indicateurs', 0))} lignes publiées dans indicateurs, "
+        f"{french.integer(rows.get('connus', 0))} dans connus ; part de lignes sous secret : "
+        f"{french.rate(shares.get('indicateurs'))} (indicateurs), "
+        f"{french.rate(shares.get('connus'))} "
         "(connus). Secret primaire et secondaire, audité"
         + (
             f" ({summary['secret']['verdict']})."

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from recours import french
 from recours.reference import communes
 from recours.zoning import (
     COLUMNS,
@@ -35,11 +36,6 @@ from recours.zoning import (
     pieces,
     read_zoning,
 )
-
-
-def _n(number: int) -> str:
-    """Thousands separated by a narrow no-break space, as French typography has it."""
-    return f"{number:,}".replace(",", "\u202f")
 
 
 def _sector(town: str) -> str:
@@ -61,10 +57,10 @@ class ZoningFigures:
     def lines(self) -> list[str]:
         pops = sorted(self.populations)
         lines = [
-            f"plancher : {_n(self.floor)} habitants",
+            f"plancher : {french.integer(self.floor)} habitants",
             f"zones : {self.zones} (dont {self.single_commune_zones} d'une seule commune)",
-            f"population par zone : min {_n(pops[0])}, médiane "
-            f"{_n(int(statistics.median(pops)))}, max {_n(pops[-1])}",
+            f"population par zone : min {french.integer(pops[0])}, médiane "
+            f"{french.integer(int(statistics.median(pops)))}, max {french.integer(pops[-1])}",
             f"zones sous le plancher : {len(self.below_floor)}",
         ]
         lines += [

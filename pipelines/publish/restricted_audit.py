@@ -22,6 +22,7 @@ import polars as pl
 from anonymization.disclosure import Interval
 from pipelines.publish.model import ENSEMBLE, LEVELS
 from pipelines.publish.secondary import PRIMARY, SECONDARY, SecretPattern
+from recours import french
 from recours.atomic import write_text_atomically
 
 CONFORME, REFUSEE = "conforme", "refusee"
@@ -222,7 +223,9 @@ def render_html(facts: dict[str, Any]) -> str:
     ]
     parts.append("".join(f"<th>{level}</th>" for level in LEVELS) + "</tr>")
     for indicator, shares in facts["part_secret_par_niveau"].items():
-        cells = "".join(f"<td class='num'>{_percent(shares.get(level))}</td>" for level in LEVELS)
+        cells = "".join(
+            f"<td class='num'>{french.rate(shares.get(level))}</td>" for level in LEVELS
+        )
         parts.append(f"<tr><td>{_text(indicator)}</td>{cells}</tr>")
     parts.append("</table>")
     parts.append(
@@ -241,7 +244,7 @@ def render_html(facts: dict[str, Any]) -> str:
             parts.append(
                 f"<tr><td>{_text(indicator)}</td><td>{_text(level)}</td>"
                 f"<td class='num'>{u['territoires_avec_valeur']} sur {u['territoires']}</td>"
-                f"<td class='num'>{_percent(u['part_population_montree'])}</td>"
+                f"<td class='num'>{french.rate(u['part_population_montree'])}</td>"
                 f"<td class='num'>{u['lignes']}</td><td class='num'>{u['lignes_primaires']}</td>"
                 f"<td class='num'>{u['lignes_secondaires']}</td></tr>"
             )
@@ -276,9 +279,3 @@ def render_html(facts: dict[str, Any]) -> str:
         )
     parts.append("</table></body></html>")
     return "\n".join(parts)
-
-
-def _percent(share: float | None) -> str:
-    if share is None:
-        return "—"
-    return f"{share * 100:.1f} %".replace(".", ",")

@@ -34,8 +34,9 @@ import polars as pl
 from pipelines.crossing.indicators import AGE_BANDS, HOUSEHOLD_TYPES
 from pipelines.publish.aggregate import EXCLUSIONS
 from pipelines.publish.model import ENSEMBLE
-from pipelines.report import cells, context, exports, french, linkage, maps, page
+from pipelines.report import cells, context, exports, linkage, maps, page
 from pipelines.report.model import HOUSEHOLD_LABELS, Publication, load
+from recours import french
 from recours.atomic import write_text_atomically
 
 STYLESHEET = Path(__file__).resolve().parent / "rapport.css"

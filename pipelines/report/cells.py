@@ -20,7 +20,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
-from pipelines.report import french
+from recours import french
 
 SECRET_CELL = '<td class="n s" data-k="{key}" title="secret statistique">s</td>'
 

@@ -19,8 +19,9 @@ import polars as pl
 
 from pipelines.publish.export import french_csv
 from pipelines.publish.model import LEVELS
-from pipelines.report import context, french
+from pipelines.report import context
 from pipelines.report.model import Publication, load
+from recours import french
 from recours.atomic import write_atomically
 from recours.query import data_dictionary
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.report import french
+from recours import french
 
 LOW_LINKAGE = 0.90  # under this share of a source's records linked, its indicators are flagged
 MARK = "⚠"

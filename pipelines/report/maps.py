@@ -26,7 +26,8 @@ from html import escape
 import numpy as np
 import polars as pl
 
-from pipelines.report import cells, french
+from pipelines.report import cells
+from recours import french
 from recours.reference import DATA
 
 WIDTH = 560.0  # viewBox width; the height follows the shape of what is drawn

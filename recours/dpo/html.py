@@ -17,6 +17,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from recours import french
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "rapport_dpo.html.j2"
 STYLESHEET = "rapport_dpo.css"
@@ -25,10 +27,10 @@ STYLESHEET = "rapport_dpo.css"
 def _number(value: Any) -> str:
     """French thousands separator (narrow no-break space); anything else as it is."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return "—" if value is None else str(value)
+        return french.MISSING if value is None else str(value)
     if isinstance(value, float):
-        return f"{value:,.1f}".replace(",", "\u202f").replace(".", ",")
-    return f"{value:,}".replace(",", "\u202f")
+        return french.decimal(value)
+    return french.integer(value)
 
 
 def _timestamp(value: Any) -> str:
@@ -48,8 +50,8 @@ def _timestamp(value: Any) -> str:
 def _percent(value: Any) -> str:
     """A share (0.0273) as a French percentage (2,7 %)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return "—" if value is None else str(value)
-    return f"{100 * value:.1f}".replace(".", ",") + "\u202f%"
+        return french.MISSING if value is None else str(value)
+    return french.rate(value)
 
 
 def _compact(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""Numbers the French way, one convention everywhere in the report.
+"""Numbers, rates and dates the French way: one convention for the console and every report.
 
 Thousands are separated and the percent sign preceded by a narrow no-break space (U+202F),
 as the Imprimerie nationale and CLDR's ``fr`` locale write them: ``1 234``, ``18,3 %``. The

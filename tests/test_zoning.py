@@ -467,3 +467,19 @@ def test_write_zoning_checks_what_it_writes(tmp_path):
     with pytest.raises(ZoningError, match="communes absentes du zonage : 31001 "):
         write_zoning(frame.filter(pl.col("code_commune") != "31001"), figures, "test", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zonage_31.csv"]  # no outlines
+
+
+def test_a_run_with_a_broken_zoning_publishes_nothing(copied, tmp_path):
+    """The crossing checks the zoning before anything else: a broken zoning file stops the run
+    with its French message, and no publication (not even an empty one) is written."""
+    from pipelines.crossing.run import cross_and_publish
+    from recours.home import Home
+
+    csv_copy, _ = copied
+    lines = csv_copy.read_text(encoding="utf-8").splitlines()
+    csv_copy.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # last commune gone
+    home = Home(tmp_path / "home")
+    home.ensure()
+    with pytest.raises(ZoningError, match=r"communes absentes du zonage : 31593 \(Cazac\)"):
+        cross_and_publish(home)
+    assert [path for path in home.published.rglob("*") if path.is_file()] == []

@@ -1,4 +1,5 @@
-"""The home folder: one place that knows where each zone lives (DESIGN.md, "Contracts")."""
+"""The home folder: one place that knows where each zone lives, and what a writer killed
+half-way leaves in it (DESIGN.md, "Contracts")."""
 
 from __future__ import annotations
 
@@ -32,8 +33,21 @@ class Home:
         return self.root / "warehouse.duckdb"
 
     @property
+    def warehouse_staging(self) -> Path:
+        """The copy the warehouse is rebuilt in, moved over ``warehouse`` once complete."""
+        return self.root / "warehouse.duckdb.en-cours"
+
+    @property
     def published(self) -> Path:
         return self.root / "published"
+
+    def publication_debris(self) -> list[Path]:
+        """Temporaries a publication killed half-way left in ``published/`` (every file is
+        written as ``.<name>.<random>.tmp`` beside its final name, recours/atomic.py). The
+        analysts' report, which takes no lock, names its own ``.rapport_…`` and keeps them: a
+        report may be being written while a publication starts."""
+        found = [*self.published.glob(".*.tmp"), *self.published.glob(".*.tmp.wal")]
+        return sorted(path for path in found if not path.name.startswith(".rapport_"))
 
     @property
     def audit(self) -> Path:

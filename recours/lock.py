@@ -189,12 +189,11 @@ def clean_debris(home: Home) -> list[Path]:
     """What an interrupted writer (``kill -9``, power cut) left behind, removed by the next
     one, which alone holds the lock: the warehouse's staging copy, the publication's temporary
     files, the lock sidecar's. Returns what was removed."""
-    from pipelines.publish.write import publication_debris
-
+    staging = home.warehouse_staging
     found = [
-        *home.root.glob(f"{home.warehouse.name}.en-cours*"),
+        *home.root.glob(f"{staging.name}*"),
         *home.root.glob(f"{HOLDER_NAME}.*.tmp"),
-        *publication_debris(home.published),
+        *home.publication_debris(),
     ]
     removed = []
     for path in found:

@@ -180,18 +180,6 @@ def _install_all(staged: list[tuple[Path, Path]]) -> None:
                 aside.unlink(missing_ok=True)
 
 
-def publication_debris(published_dir: Path) -> list[Path]:
-    """Temporary files of this writer that an interrupted run (``kill -9``) left behind: the
-    next writer, holding the home's lock (recours/lock.py), removes them. Only this writer's
-    names, so that a concurrent ``recours rapport`` (which takes no lock) keeps its own."""
-    names = [DATABASE, "precedente", *(f"{t}.{ext}" for t in TABLES for ext in ("parquet", "csv"))]
-    found: list[Path] = []
-    for name in names:
-        found += published_dir.glob(f".{name}.*.tmp")
-        found += published_dir.glob(f".{name}.*.tmp.wal")
-    return sorted(found)
-
-
 def write_publication(
     published_dir: Path,
     tables: dict[str, pl.DataFrame],

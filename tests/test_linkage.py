@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from pipelines.crossing import deliveries
-from pipelines.crossing.linkage import Source, link
+from pipelines.crossing.linkage import Linker, Source, link, shared_sets
 from pipelines.ingest.run import ingest_all
 from recours.home import Home
 from recours.schemas import load_schemas
@@ -50,6 +50,124 @@ def test_every_tier_is_used(linked):
     tiers = dict(liens.group_by("lien").len().iter_rows())
     assert set(tiers) == {"nir", "traits", "aucun"}
     assert tiers["traits"] > 100  # CAF children, CD31 and France Travail records without NIR
+
+
+# the crossings of the demo's plan: every one holds caf31 and cd31
+CROSSINGS = [
+    ("caf31", "cd31"),
+    ("caf31", "carsatmp", "cd31"),
+    ("caf31", "cd31", "cpam31"),
+    ("caf31", "cd31", "ftocc"),
+]
+MEASURES = ("liens_paires", "liens_sources", "identites_inutilisables")
+
+
+def linked_alone(chosen, crossing: tuple[str, ...]) -> tuple[dict, dict, dict]:
+    """A crossing linked on its own, from scratch: its persons, measures and moves."""
+    con = duckdb.connect()
+    moves = link(con, "+".join(crossing), [Source(c, chosen[c].parquet) for c in crossing])
+    return (
+        dict(con.execute("select rid, personne_id || lien from liens").fetchall()),
+        {m: sorted(con.execute(f"select * from {m}").fetchall()) for m in MEASURES},
+        moves,
+    )
+
+
+def test_a_shared_set_is_linked_once_and_each_crossing_is_as_if_linked_alone(linked):
+    """The warehouse's linker links caf31+cd31 once and extends it: each crossing gets exactly
+    the persons, links, measures and moves its own cascade gives, with less work."""
+    _, chosen, _ = linked
+    con = duckdb.connect()
+    linker = Linker(con, [Source(c, chosen[c].parquet) for c in sorted(chosen)])
+    linker.share(CROSSINGS)
+    sizes = 0
+    for crossing in CROSSINGS:
+        moves = linker.link("+".join(crossing), crossing)
+        persons = dict(con.execute("select rid, personne_id || lien from liens").fetchall())
+        alone_persons, alone_measures, alone_moves = linked_alone(chosen, crossing)
+        assert persons == alone_persons
+        assert moves == alone_moves
+        label = "+".join(crossing)
+        for measure in MEASURES:
+            rows = con.execute(f"select * from {measure} where croisement = ?", [label]).fetchall()
+            assert sorted(rows) == alone_measures[measure]
+        sizes += len(persons)
+    assert set(con.execute("select croisement from liens_sources").fetchall()) == {
+        ("+".join(c),) for c in CROSSINGS
+    }
+    linker.close()
+    assert linker.counts["ensembles appariés entièrement"] == 1  # caf31+cd31, once
+    assert linker.counts["enregistrements passés par la cascade"] < 0.75 * sizes
+
+
+def test_an_extension_reruns_what_the_added_source_reaches(tmp_path):
+    """Linked alone, a and b are one person through key k; c brings a second NIR on the same
+    key, which makes it ambiguous: in a+b+c nobody is linked, although a+b was linked first."""
+    a = write(
+        tmp_path,
+        "a",
+        [
+            {
+                "ligne_source": 2,
+                "pseudo_nir": "N1",
+                "pseudo_traits": "T1",
+                "cles_appariement": ["t1:k"],
+            }
+        ],
+    )
+    b = write(
+        tmp_path,
+        "b",
+        [
+            {
+                "ligne_source": 2,
+                "pseudo_nir": None,
+                "pseudo_traits": "T2",
+                "cles_appariement": ["t1:k"],
+            },
+            {
+                "ligne_source": 3,
+                "pseudo_nir": None,
+                "pseudo_traits": "T3",
+                "cles_appariement": ["t1:other"],
+            },
+        ],
+    )
+    c = write(
+        tmp_path,
+        "c",
+        [
+            {
+                "ligne_source": 2,
+                "pseudo_nir": "N2",
+                "pseudo_traits": "T4",
+                "cles_appariement": ["t1:k"],
+            }
+        ],
+    )
+    con = duckdb.connect()
+    linker = Linker(con, [a, b, c])
+    linker.share([("a", "b"), ("a", "b", "c")])
+    assert linker.link("a+b", ("a", "b")) == {"t1": 1}
+    ids = dict(con.execute("select rid, personne_id from liens").fetchall())
+    assert ids["a:2"] == ids["b:2"]
+    assert linker.link("a+b+c", ("a", "b", "c")) == {"t1": 0}
+    ids = dict(con.execute("select rid, personne_id from liens").fetchall())
+    assert len(set(ids.values())) == 4
+    # b:3 shares nothing with c: it kept its cluster from a+b without a second cascade
+    assert linker.counts["enregistrements atteints par une extension"] == 3
+
+
+def test_only_sets_inside_every_crossing_that_uses_them_are_shared():
+    """A shared set is an intersection of crossings (two conventions at least): each of its
+    pairs is a pair of every crossing that uses it, so a pair never authorized is never
+    linked, and a single shared convention links nothing on its own."""
+    assert shared_sets([("a", "b", "c"), ("a", "b", "d"), ("a", "e")]) == {
+        frozenset("abc"),
+        frozenset("abd"),
+        frozenset("ab"),
+        frozenset("ae"),
+    }
 
 
 def write(tmp_path, name: str, rows: list[dict]) -> Source:

@@ -1,7 +1,8 @@
 """The warehouse: person-level and pseudonymous, never readable by analysts.
 
 Built whole for a period in a new file and moved into place. One schema per crossing
-(``plan.Crossing``): its linkage (``linkage.py``), then one table per convention of the crossing,
+(``plan.Crossing``): its linkage (``linkage.Linker``: a set of conventions shared by several
+crossings is linked once, then extended), then one table per convention of the crossing,
 named after the convention and made by the convention's SQL file (``sql/sources/<id>.sql``),
 which the indicators read. Person and household ids are derived under the crossing's label, so
 the tables of two crossings cannot be joined. Beside the schemas, the measures of every
@@ -18,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.crossing.deliveries import Delivery
-from pipelines.crossing.linkage import Source, create_measures, link, sql
+from pipelines.crossing.linkage import Linker, Source, create_measures, sql
 from pipelines.crossing.plan import Crossing
 from pipelines.crossing.sources import source_sql
 from recours.home import Home
@@ -47,10 +48,14 @@ def build(
             "create table croisements (croisement varchar, schema_entrepot varchar, "
             "sources varchar[], indicateurs varchar[])"
         )
+        used = sorted({c for crossing in crossings for c in crossing.sources})
+        linker = Linker(con, [Source(c, deliveries[c].parquet) for c in used])
+        linker.share([crossing.sources for crossing in crossings])
         for crossing in crossings:
             if progress:
                 progress(crossing)
-            moves[crossing.id] = _build_crossing(con, crossing, deliveries, conventions_dir)
+            moves[crossing.id] = _build_crossing(con, linker, crossing, deliveries, conventions_dir)
+        linker.close()
         con.execute("checkpoint")
     except BaseException:
         con.close()
@@ -63,12 +68,13 @@ def build(
 
 def _build_crossing(
     con: duckdb.DuckDBPyConnection,
+    linker: Linker,
     crossing: Crossing,
     deliveries: dict[str, Delivery],
     conventions_dir: Path | None,
 ) -> dict[str, int]:
     sources = [Source(c, deliveries[c].parquet) for c in crossing.sources]
-    moves = link(con, crossing.id, sources)
+    moves = linker.link(crossing.id, crossing.sources)
     con.execute(f"create schema {crossing.schema}")
     con.execute("set variable croisement = ?", [crossing.id])
     for source in sources:

@@ -3,6 +3,6 @@
 -- Sources: `grappes` (final clusters), `enregistrements`.
 select $croisement as croisement, enregistrements.source, count(*) as n
 from grappes
-inner join enregistrements using (rid)
+inner join enregistrements using (n)
 where grappes.grappe like 'c:%'
 group by all

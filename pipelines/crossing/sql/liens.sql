@@ -17,19 +17,22 @@ records as (
         enregistrements.nir,
         grappes.grappe
     from enregistrements
-    inner join grappes using (rid)
+    inner join grappes using (n)
 ),
 
 nir_ailleurs as (
-    select distinct a.rid
-    from records as a
-    inner join records as b on a.nir = b.nir and a.source <> b.source
+    select nir, true as ailleurs
+    from records
+    where nir is not null
+    group by nir
+    having count(distinct source) > 1
 ),
 
 grappe_ailleurs as (
-    select distinct a.rid
-    from records as a
-    inner join records as b on a.grappe = b.grappe and a.source <> b.source
+    select grappe, true as ailleurs
+    from records
+    group by grappe
+    having count(distinct source) > 1
 )
 
 select
@@ -38,10 +41,10 @@ select
     records.ligne_source,
     'p' || left(sha256($croisement || '|personne|' || records.grappe), 24) as personne_id,
     case
-        when nir_ailleurs.rid is not null then 'nir'
-        when grappe_ailleurs.rid is not null then 'traits'
+        when nir_ailleurs.ailleurs then 'nir'
+        when grappe_ailleurs.ailleurs then 'traits'
         else 'aucun'
     end as lien
 from records
-left join nir_ailleurs using (rid)
-left join grappe_ailleurs using (rid)
+left join nir_ailleurs using (nir)
+left join grappe_ailleurs using (grappe)

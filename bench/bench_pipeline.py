@@ -72,11 +72,14 @@ def hashing_rate() -> float:
 
     from anonymization.pseudonymize import Pseudonymizer
 
-    values = pl.Series("nir", [f"1{i:014d}" for i in range(1_000_000)])
+    values = pl.Series("nir", [f"1{i:014d}" for i in range(1_000_000)])  # all distinct
     pseudonymizer = Pseudonymizer(os.urandom(32))
-    start = time.perf_counter()
-    pseudonymizer.pseudonyms(values, "nir")
-    return len(values) / (time.perf_counter() - start)
+    best = float("inf")
+    for _ in range(3):  # the best of three: the machine is shared
+        start = time.perf_counter()
+        pseudonymizer.pseudonyms(values, "nir")
+        best = min(best, time.perf_counter() - start)
+    return len(values) / best
 
 
 def pii_rate(values: int = 20_000) -> float:
@@ -216,7 +219,7 @@ def main() -> None:
     table: list[tuple[str, float, float | None]] = []  # stage, seconds, peak MB
 
     rate = hashing_rate()
-    print(f"hachage à clé (HMAC-SHA256) : {rate / 1e6:.2f} M valeurs/s (cible ≥ 1 M/s)")
+    print(f"hachage à clé (HMAC-SHA256) : {rate / 1e6:.2f} M valeurs/s (cible ≥ 2 M/s)")
     print(f"détection de données personnelles (presidio) : {pii_rate():,.0f} valeurs distinctes/s")
 
     seconds, peak, _ = run_child(
@@ -250,9 +253,10 @@ def main() -> None:
     for s in summaries:
         busy = sum(s["seconds"].values())
         total_rows += s["rows_read"]
+        stages = " ".join(f"{name} {value:.1f}" for name, value in s["seconds"].items())
         print(
             f"{s['file']:<36} {s['rows_read']:>9,} {busy:>6.1f} {s['rows_read'] / busy:>10,.0f}"
-            f"  {s['seconds']} [{s['status']}]"
+            f"  {stages} [{s['status']}]"
         )
     print(f"{'total':<36} {total_rows:>9,} {seconds:>6.1f} {total_rows / seconds:>10,.0f}")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import random
 import stat
 
 import polars as pl
 import pytest
 
+from anonymization import pseudonymize
 from anonymization.pseudonymize import (
     InvalidKeyError,
     MissingKeyError,
@@ -31,6 +33,54 @@ def test_pseudonym_is_rfc2104_hmac_sha256_under_a_domain_label():
         None,
         expected,
     ]
+
+
+def _stdlib(key: bytes, domain: str, values: list[str | None]) -> list[str | None]:
+    prefix = domain.encode() + b"\x1f"
+    return [
+        None if v is None else hmac.new(key, prefix + v.encode(), hashlib.sha256).hexdigest()
+        for v in values
+    ]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_vectorised_hmac_is_the_stdlib_hmac_bit_for_bit(seed, monkeypatch):
+    """Random keys (short, block-sized, longer than a block: hashed first) and values (empty,
+    accented, 4-byte characters, NUL, separators, nulls); repeated values take the distinct-
+    then-join path, and a small chunk size makes every series span several passes."""
+    monkeypatch.setattr(pseudonymize, "CHUNK_ROWS", 97)
+    rng = random.Random(seed)
+    key = rng.randbytes(rng.choice([32, 33, 64, 65, 200]))
+    alphabet = "az09 -|é€\x00\x1f𝄞ÿ"
+    values = [
+        None
+        if rng.random() < 0.08
+        else "".join(
+            rng.choice(alphabet) for _ in range(rng.choice([0, 1, 15, rng.randint(0, 90)]))
+        )
+        for _ in range(rng.randint(1, 700))
+    ]
+    if seed % 2:
+        values = values * 3  # mostly repeated: hashed once per distinct value
+    domain = rng.choice(["nir", "foyer/caf31", "identifiant/ftocc", "appariement", "domaine é"])
+    got = Pseudonymizer(key).pseudonyms(pl.Series("v", values, dtype=pl.String), domain)
+    assert got.name == "v"
+    assert got.dtype == pl.String
+    assert got.to_list() == _stdlib(key, domain, values)
+
+
+def test_fixed_width_values_all_null_and_empty_series():
+    key = os.urandom(32)
+    pseudonymizer = Pseudonymizer(key)
+    nirs = [f"1850331555{i:05d}" for i in range(3_000)]  # one width: the grid layout
+    assert pseudonymizer.pseudonyms(pl.Series("n", nirs), "nir").to_list() == _stdlib(
+        key, "nir", nirs
+    )
+    nulls = pl.Series("n", [None, None], dtype=pl.String)
+    assert pseudonymizer.pseudonyms(nulls, "nir").to_list() == [None, None]
+    empty = pseudonymizer.pseudonyms(pl.Series("n", [], dtype=pl.String), "nir")
+    assert empty.len() == 0
+    assert empty.dtype == pl.String
 
 
 def test_without_the_key_a_known_nir_does_not_give_its_pseudonym():

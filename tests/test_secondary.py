@@ -38,6 +38,12 @@ def communes_of(epci: str) -> list[str]:
 
 SMALL_EPCI = "243100815"  # 7 communes
 OTHER_EPCI = "243100781"  # 8 communes
+LARGE_ZONE = "31Z065"  # 28 communes of one EPCI
+
+
+def communes_of_zone(zone: str) -> list[str]:
+    frame = commune_frame().filter(pl.col("code_zone") == zone).sort("code_commune")
+    return frame["code_commune"].to_list()
 
 
 def units(
@@ -158,7 +164,7 @@ def test_age_band_margin_primary_alone_is_broken_and_secondary_holds():
 
 
 def test_same_data_same_pattern_and_last_period_mask_is_preferred():
-    communes = communes_of(OTHER_EPCI)
+    communes = communes_of_zone(LARGE_ZONE)
     indicator = units(
         "essai",
         [(communes[0], "25-34", 3, 1)] + [(c, "35-49", 30, 15) for c in communes[1:5]],

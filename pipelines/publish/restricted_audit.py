@@ -20,8 +20,9 @@ from typing import Any
 import polars as pl
 
 from anonymization.disclosure import Interval
+from pipelines.publish.least_loss import utility_figures
 from pipelines.publish.model import ENSEMBLE, LEVELS
-from pipelines.publish.secondary import PRIMARY, SECONDARY, SecretPattern
+from pipelines.publish.secondary import SecretPattern
 from recours import french
 from recours.atomic import write_text_atomically
 
@@ -60,41 +61,30 @@ def shares_by_level(pattern: SecretPattern) -> dict[str, dict[str, float]]:
 
 
 def utility_by_level(pattern: SecretPattern) -> dict[str, dict[str, dict[str, Any]]]:
-    """What the secret costs the analysts, per indicator and level: rows withheld (primary,
-    secondary), territories with a value, and the share of the target population those
-    territories hold (the ``ensemble`` rows; the département's population is the whole)."""
-    reasons = {row: reason for (table, row), reason in pattern.reasons.items() if table == "i"}
-    frame = pattern.indicateurs.with_row_index("_row").with_columns(
-        _motif=pl.col("_row").replace_strict(reasons, default=None, return_dtype=pl.String),
-        _ensemble=(pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE),
-    )
-    whole = dict(
-        frame.filter(pl.col("_ensemble") & (pl.col("niveau") == "departement"))
+    """What the secret costs the analysts, per indicator and level (the figures of
+    :func:`~pipelines.publish.least_loss.utility_figures` on the true table): rows withheld
+    (primary, secondary), territories with a value, and the share of the target population
+    those territories hold (the département's ``ensemble`` population is the whole)."""
+    figures: dict[str, dict[str, dict[str, Any]]] = {}
+    table = utility_figures(pattern.indicateurs, pattern.reasons)
+    whole = dict(  # the true target, even where the département's own row is secret
+        pattern.indicateurs.filter(
+            (pl.col("niveau") == "departement")
+            & (pl.col("tranche_age") == ENSEMBLE)
+            & (pl.col("type_menage") == ENSEMBLE)
+        )
         .select("indicateur", "population")
         .rows()
     )
-    figures: dict[str, dict[str, dict[str, Any]]] = {}
-    grouped = frame.group_by("indicateur", "niveau").agg(
-        lignes=pl.len(),
-        primaires=(pl.col("_motif") == PRIMARY).sum(),
-        secondaires=(pl.col("_motif") == SECONDARY).sum(),
-        territoires=pl.col("_ensemble").sum(),
-        avec_valeur=(pl.col("_ensemble") & ~pl.col("secret")).sum(),
-        population_montree=pl.col("population")
-        .filter(pl.col("_ensemble") & ~pl.col("secret"))
-        .sum(),
-    )
-    for row in grouped.sort("indicateur", "niveau").iter_rows(named=True):
-        target = whole.get(row["indicateur"]) or 0
+    for row in table.sort("indicateur", "niveau").iter_rows(named=True):
+        target, shown = whole.get(row["indicateur"]), row["population_montree"]
         figures.setdefault(row["indicateur"], {})[row["niveau"]] = {
             "lignes": row["lignes"],
-            "lignes_primaires": row["primaires"],
-            "lignes_secondaires": row["secondaires"],
+            "lignes_primaires": row["lignes_primaires"],
+            "lignes_secondaires": row["lignes_secondaires"],
             "territoires": row["territoires"],
-            "territoires_avec_valeur": row["avec_valeur"],
-            "part_population_montree": round(row["population_montree"] / target, 4)
-            if target
-            else None,
+            "territoires_avec_valeur": row["territoires_avec_valeur"],
+            "part_population_montree": round(shown / target, 4) if target else None,
         }
     return figures
 

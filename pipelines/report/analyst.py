@@ -33,6 +33,7 @@ import polars as pl
 
 from pipelines.crossing.indicators import AGE_BANDS, HOUSEHOLD_TYPES
 from pipelines.publish.aggregate import EXCLUSIONS
+from pipelines.publish.least_loss import utility_figures
 from pipelines.publish.model import ENSEMBLE
 from pipelines.report import cells, context, exports, linkage, maps, page
 from pipelines.report.model import HOUSEHOLD_LABELS, Publication, load
@@ -725,34 +726,22 @@ def _caveats(publication: Publication) -> str:
 
 
 def utility(indicateurs: pl.DataFrame) -> pl.DataFrame:
-    """What the secret leaves visible, per indicator and level below the département: rows and
-    withheld rows (every breakdown), territories, those with a published rate, and the share of
-    the département's target population living in a territory whose figures are published."""
-    department = _ensemble(indicateurs.filter(pl.col("niveau") == "departement")).select(
-        "indicateur",
-        pl.when(~pl.col("secret")).then(pl.col("population")).alias("population_departement"),
-    )
-    rows = indicateurs.filter(pl.col("niveau").is_in(list(LEVEL_LABELS)))
-    by_rows = rows.group_by("indicateur", "niveau").agg(
-        lignes=pl.len(), lignes_retirees=pl.col("secret").sum().cast(pl.Int64)
-    )
-    shown = ~pl.col("secret") & pl.col("taux").is_not_null()
-    by_area = (
-        _ensemble(rows)
-        .group_by("indicateur", "niveau")
-        .agg(
-            territoires=pl.len(),
-            avec_taux=shown.sum().cast(pl.Int64),
-            population_publiee=pl.col("population").filter(~pl.col("secret")).sum(),
-        )
-    )
+    """What the secret leaves visible, per indicator and level below the département (the
+    figures of :func:`~pipelines.publish.least_loss.utility_figures`, read from the published
+    table, so without the primary/secondary split): rows and withheld rows (every breakdown),
+    territories, those with a published rate, and the share of the département's target
+    population living in a territory whose figures are published."""
     return (
-        by_rows.join(by_area, on=["indicateur", "niveau"], how="left")
-        .join(department, on="indicateur", how="left")
-        .with_columns(
-            part_population=pl.when(pl.col("population_departement") > 0).then(
-                pl.col("population_publiee") / pl.col("population_departement")
-            )
+        utility_figures(indicateurs)
+        .filter(pl.col("niveau").is_in(list(LEVEL_LABELS)))
+        .select(
+            "indicateur",
+            "niveau",
+            "lignes",
+            pl.col("lignes_secretes").alias("lignes_retirees"),
+            "territoires",
+            pl.col("territoires_non_vides_avec_valeur").alias("avec_taux"),
+            pl.col("part_population_montree").alias("part_population"),
         )
     )
 

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
-.PHONY: install chromium demo test lint format bench lock clean airflow airflow-stop
+.PHONY: install chromium demo test check lint format bench lock clean airflow airflow-stop
 
 ## install: the virtual environment, from the pinned lock file only
 install: $(STAMP)
@@ -35,11 +35,19 @@ airflow: install
 airflow-stop:
 	ops/airflow-standalone.sh stop
 
-## test: lint, then the whole test suite (no network needed)
+## test: lint, then the whole test suite on every core (no network needed); one worker per
+## core, each test module kept on one worker (--dist loadscope) so that its fixtures are built once
 test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
+
+## check: the inner loop: lint, then every test not marked slow (real Airflow runs, headless
+## Chromium, the 6,000-person worlds), on every core
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -56,6 +56,7 @@ def truth(home: Home, name: str) -> pl.DataFrame:
     return pl.read_csv(home.truth / f"{name}.csv", schema_overrides={"code_territoire": pl.String})
 
 
+@pytest.mark.slow  # two worlds of 6,000 persons, ingested (presidio) and published
 def test_every_published_count_equals_the_planted_truth_when_spellings_agree(same_spelling):
     got = published(same_spelling, "indicateurs")
     expected = truth(same_spelling, "indicateurs")
@@ -70,6 +71,7 @@ def test_every_published_count_equals_the_planted_truth_when_spellings_agree(sam
     assert mismatches.select(KEYS).to_dicts() == []
 
 
+@pytest.mark.slow
 def test_connus_equal_the_planted_truth_when_spellings_agree(same_spelling):
     got = published(same_spelling, "connus").filter(~pl.col("secret"))
     expected = truth(same_spelling, "connus")
@@ -86,6 +88,7 @@ def test_connus_equal_the_planted_truth_when_spellings_agree(same_spelling):
     )
 
 
+@pytest.mark.slow
 def test_departement_rates_within_one_point_of_truth_on_realistic_spellings(realistic):
     got = published(realistic, "indicateurs").filter(
         (pl.col("niveau") == "departement")
@@ -106,12 +109,14 @@ def test_departement_rates_within_one_point_of_truth_on_realistic_spellings(real
         assert abs(row["taux"] - true_rate) <= 0.01, row["indicateur"]
 
 
+@pytest.mark.slow
 def test_metadata_says_the_protection_is_primary_and_secondary_audited(same_spelling):
     meta = dict(published(same_spelling, "metadonnees").iter_rows())
     assert meta["periode"] == "2025-06"
     assert meta["protection"].startswith("secret primaire et secondaire (règles 1 et 2), audité")
 
 
+@pytest.mark.slow
 def test_independent_check_from_the_parquet_alone_finds_no_small_count_exposed(same_spelling):
     """Rule 2 re-derived outside the suppression code: the attacker's system is rebuilt from
     the published Parquet files, solved, and compared with the generator's planted truth (equal
@@ -157,6 +162,7 @@ def test_independent_check_from_the_parquet_alone_finds_no_small_count_exposed(s
     assert exposed == []
 
 
+@pytest.mark.slow
 def test_restricted_audit_is_written_for_the_dpo_outside_the_published_zone(same_spelling):
     folder = same_spelling.audit / "divulgation"
     facts = json.loads((folder / "2025-06.json").read_text(encoding="utf-8"))
@@ -178,6 +184,7 @@ def test_restricted_audit_is_written_for_the_dpo_outside_the_published_zone(same
     ]
 
 
+@pytest.mark.slow
 def test_quality_counts_lines_and_linkage_per_source(realistic):
     quality = published(realistic, "qualite")
     measures = {(r["convention"], r["mesure"]) for r in quality.iter_rows(named=True)}
@@ -196,17 +203,15 @@ def test_quality_counts_lines_and_linkage_per_source(realistic):
     assert ("caf31", "liees_traits_avec_cpam31") in measures
 
 
-def test_indicators_whose_conventions_do_not_allow_it_are_skipped_and_said_so(tmp_path):
-    """cpam31 ended before R; caf31 and ftocc no longer authorize their crossing."""
+def test_indicators_whose_conventions_do_not_allow_it_are_skipped_and_said_so(world, tmp_path):
+    """cpam31 ended before R; caf31 and ftocc no longer authorize their crossing. On a copy of
+    the session's world (tests/conftest.py), its publication left out."""
     import re
     import shutil
     from pathlib import Path
 
-    home = Home(tmp_path / "home")
-    synthesize(home.root, persons=1500, seed=33, period="2025-06")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECOURS_PSEUDO_KEY", os.urandom(32).hex())
-        ingest_all(home)
+    assert world.period == "2025-06"
+    home = world.copy_to(tmp_path / "home", ignore=("published",))
     folder = tmp_path / "conventions"
     shutil.copytree(Path(__file__).resolve().parent.parent / "conventions", folder)
 

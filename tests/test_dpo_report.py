@@ -1028,6 +1028,7 @@ def test_audit_command_writes_both_files(scenario, tmp_path):
 # --- in a real browser --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # headless Chromium
 def test_rendered_in_chromium_with_every_section_and_no_request(report, tmp_path):
     from recours.browser import render
 

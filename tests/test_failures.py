@@ -1,11 +1,12 @@
 """Every failure is a message (issue 11, item 4), through the real entry point ``main()``.
 
-A synthetic home is ingested and published once for real; each test runs ``recours`` on a copy
-of it, in this process, with one failure simulated where the system would raise it: a read-only
-``published/`` and a full disk (tests run as root, on whom ``chmod 0555`` has no effect, so the
-writer is patched to raise the ``OSError`` the kernel would), an unwritable home, a period with
-no delivery, debris left by a killed run. Each checks the exact French message, the exit code,
-that no traceback is printed, and that the last publication is intact.
+The session's synthetic home (tests/conftest.py), ingested and published once for real; each
+test runs ``recours`` on a copy of it, in this process, with one failure simulated where the
+system would raise it: a read-only ``published/`` and a full disk (tests run as root, on whom
+``chmod 0555`` has no effect, so the writer is patched to raise the ``OSError`` the kernel
+would), an unwritable home, a period with no delivery, debris left by a killed run. Each
+checks the exact French message, the exit code, that no traceback is printed, and that the last
+publication is intact.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import errno
 import getpass
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,15 +22,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.crossing.run import cross_and_publish
-from pipelines.ingest.run import ingest_all
 from recours import cli
 from recours.errors import failure_message
 from recours.home import Home
-from recours.synth import synthesize
 
 PERIOD = "2025-06"
-KEY = os.urandom(32).hex()
 
 
 def flat(text: str) -> str:
@@ -38,22 +34,12 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Home:
-    home = Home(tmp_path_factory.mktemp("echecs") / "home")
-    synthesize(home.root, persons=1500, seed=21, period=PERIOD)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECOURS_PSEUDO_KEY", KEY)
-        assert {o.status for o in ingest_all(home)} == {"acceptee"}
-        cross_and_publish(home, PERIOD)
-    return home
-
-
 @pytest.fixture
-def home(base, tmp_path, monkeypatch) -> Home:
-    target = Home(tmp_path / "home")
-    shutil.copytree(base.root, target.root)
-    monkeypatch.setenv("RECOURS_PSEUDO_KEY", KEY)
+def home(world, tmp_path, monkeypatch) -> Home:
+    """A copy of the session's world (tests/conftest.py), ingested and published for real."""
+    assert world.period == PERIOD
+    target = world.copy_to(tmp_path / "home")
+    monkeypatch.setenv("RECOURS_PSEUDO_KEY", world.key)
     monkeypatch.delenv("RECOURS_PSEUDO_KEY_FILE", raising=False)
     return target
 

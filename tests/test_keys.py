@@ -16,20 +16,24 @@ from publication_stub import PublicationStub, counts
 from anonymization.pseudonymize import InvalidKeyError, Pseudonymizer
 from pipelines.crossing.deliveries import MixedKeysError
 from pipelines.crossing.run import cross_and_publish
-from pipelines.ingest.run import ingest_all, ingest_convention
+from pipelines.ingest.run import ingest_convention
 from pipelines.keys import RawFilesMissing, SameKeyError, rotate
 from pipelines.keys.keyfile import KeyFileTooOpen, read_new_key
 from recours.audit_log import read_events, verify_chain
 from recours.home import Home
-from recours.synth import synthesize
 
 PERIOD = "2025-06"
-OLD_KEY = os.urandom(32).hex()
+
+
+@pytest.fixture
+def old_key(world) -> str:
+    """The key the session's world (tests/conftest.py) was ingested with."""
+    return world.key
 
 
 @pytest.fixture(autouse=True)
-def key(monkeypatch):
-    monkeypatch.setenv("RECOURS_PSEUDO_KEY", OLD_KEY)
+def key(monkeypatch, old_key):
+    monkeypatch.setenv("RECOURS_PSEUDO_KEY", old_key)
     monkeypatch.delenv("RECOURS_PSEUDO_KEY_FILE", raising=False)
 
 
@@ -39,23 +43,11 @@ def publication(monkeypatch) -> PublicationStub:
     return PublicationStub().install(monkeypatch)
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory) -> Home:
-    home = Home(tmp_path_factory.mktemp("cles"))
-    synthesize(home.root, persons=1500, seed=9, period=PERIOD)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("RECOURS_PSEUDO_KEY", OLD_KEY)
-        assert {o.status for o in ingest_all(home)} == {"acceptee"}
-        PublicationStub().install(patch)
-        cross_and_publish(home, PERIOD)
-    return home
-
-
 @pytest.fixture
-def home(base, tmp_path) -> Home:
-    target = Home(tmp_path / "home")
-    shutil.copytree(base.root, target.root)
-    return target
+def home(world, tmp_path) -> Home:
+    """A copy of the session's world: five deliveries accepted under ``old_key``, crossed."""
+    assert world.period == PERIOD
+    return world.copy_to(tmp_path / "home")
 
 
 def pseudonyms(home: Home) -> dict[str, set[str]]:
@@ -79,7 +71,7 @@ def manifests(home: Home) -> dict[str, dict]:
     }
 
 
-def test_rotation_gives_new_pseudonyms_and_the_same_counts(home, publication):
+def test_rotation_gives_new_pseudonyms_and_the_same_counts(home, publication, old_key):
     cross_and_publish(home, PERIOD)
     before_publication = publication.calls[-1]
     before, before_manifests = pseudonyms(home), manifests(home)
@@ -92,7 +84,7 @@ def test_rotation_gives_new_pseudonyms_and_the_same_counts(home, publication):
     for folder in before:
         assert before[folder] and after[folder]
         assert before[folder].isdisjoint(after[folder]), folder  # not one pseudonym in common
-    old_print, new_print = Pseudonymizer(bytes.fromhex(OLD_KEY)).fingerprint, report.new_fingerprint
+    old_print, new_print = Pseudonymizer(bytes.fromhex(old_key)).fingerprint, report.new_fingerprint
     assert report.old_fingerprints == [old_print]
     assert new_print == Pseudonymizer(bytes.fromhex(new_key)).fingerprint != old_print
     for folder, manifest in after_manifests.items():
@@ -118,7 +110,7 @@ def test_rotation_gives_new_pseudonyms_and_the_same_counts(home, publication):
     assert change["nouvelle_empreinte"] == new_print
     assert len(change["livraisons"]) == 5
     journal = (home.audit / "journal.jsonl").read_text(encoding="utf-8")
-    assert new_key not in journal and OLD_KEY not in journal
+    assert new_key not in journal and old_key not in journal
     assert verify_chain(home.audit)[0]
     assert not (home.root / ".rotation-en-cours").exists()
 
@@ -141,14 +133,14 @@ def test_rotation_refuses_when_a_raw_file_is_gone_and_says_what_to_ask_for(home)
     assert (home.audit / "journal.jsonl").read_bytes() == journal
 
 
-def test_rotation_to_the_key_in_use_or_to_no_key_is_refused(home):
+def test_rotation_to_the_key_in_use_or_to_no_key_is_refused(home, old_key):
     with pytest.raises(SameKeyError):
-        rotate(home, None, OLD_KEY)
+        rotate(home, None, old_key)
     with pytest.raises(InvalidKeyError):
         rotate(home, None, "pas une clé")
 
 
-def test_a_crossing_never_mixes_pseudonyms_of_two_keys(home, monkeypatch):
+def test_a_crossing_never_mixes_pseudonyms_of_two_keys(home, monkeypatch, old_key):
     """A delivery ingested again under another key (a rotation done by hand, half-way)."""
     shutil.rmtree(home.pseudonymized / "cpam31")
     monkeypatch.setenv("RECOURS_PSEUDO_KEY", os.urandom(32).hex())
@@ -157,7 +149,7 @@ def test_a_crossing_never_mixes_pseudonyms_of_two_keys(home, monkeypatch):
     with pytest.raises(MixedKeysError) as caught:
         cross_and_publish(home, PERIOD)
 
-    old_print = Pseudonymizer(bytes.fromhex(OLD_KEY)).fingerprint
+    old_print = Pseudonymizer(bytes.fromhex(old_key)).fingerprint
     assert sorted(caught.value.fingerprints.values()) == [
         ["caf31", "carsatmp", "cd31", "ftocc"],
         ["cpam31"],

@@ -9,11 +9,8 @@ import os
 import duckdb
 import polars as pl
 
-from pipelines.crossing.run import cross_and_publish
-from pipelines.ingest.run import ingest_all
 from pipelines.keys import rotate
 from recours.home import Home
-from recours.synth import synthesize
 
 PERIOD = "2025-06"
 
@@ -29,13 +26,12 @@ def tables(home: Home) -> dict[str, pl.DataFrame]:
         con.close()
 
 
-def test_rotation_publishes_the_same_tables(tmp_path, monkeypatch):
-    home = Home(tmp_path / "home")
-    synthesize(home.root, persons=1500, seed=9, period=PERIOD)
-    monkeypatch.setenv("RECOURS_PSEUDO_KEY", os.urandom(32).hex())
+def test_rotation_publishes_the_same_tables(world, tmp_path, monkeypatch):
+    """On a copy of the session's world (tests/conftest.py): ingested, crossed and published."""
+    assert world.period == PERIOD
+    home = world.copy_to(tmp_path / "home")
+    monkeypatch.setenv("RECOURS_PSEUDO_KEY", world.key)
     monkeypatch.delenv("RECOURS_PSEUDO_KEY_FILE", raising=False)
-    assert {o.status for o in ingest_all(home)} == {"acceptee"}
-    cross_and_publish(home, PERIOD)
     before = tables(home)
     assert before["indicateurs"]["secret"].any() and not before["indicateurs"]["secret"].all()
 

@@ -26,11 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from recours.airflow_runner import airflow_env, airflow_home, run_ingest_dags
+from recours.airflow_runner import airflow_env, airflow_home
 from recours.audit_log import read_events
 from recours.dag_callbacks import FAILURE_EVENT
 from recours.home import Home
-from recours.synth import synthesize
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "ops" / "airflow-standalone.sh"
@@ -431,16 +430,16 @@ def test_the_real_standalone_is_sized_private_active_and_stops_with_no_orphan(tm
 
 
 @pytest.mark.slow  # 2 to 3 minutes: five ingests, the crossing and its report, the retention
-def test_every_dag_runs_under_the_real_airflow_on_a_synthetic_home(tmp_path):
-    """The ingest DAGs and the crossing with ``dag.test()`` (as ``recours demo``), the retention
-    with ``airflow dags test``, all on one SQLite Airflow under ``<home>/airflow``, the key
-    passed as the Variable ``recours_pseudo_key_secret``; then the ops script pauses and
-    unpauses the project's DAGs in that same database."""
-    home = tmp_path / "home"
-    synthesize(home, persons=2000, seed=11, period="2025-06")
-    key_hex = os.urandom(32).hex()
+def test_every_dag_runs_under_the_real_airflow_on_a_synthetic_home(airflow_world, tmp_path):
+    """The ingest DAGs and the crossing with ``dag.test()`` (as ``recours demo``: the session's
+    ``airflow_world``, tests/conftest.py, on a copy of which the rest runs), the retention with
+    ``airflow dags test``, all on one SQLite Airflow under ``<home>/airflow``, the key passed as
+    the Variable ``recours_pseudo_key_secret``; then the ops script pauses and unpauses the
+    project's DAGs in that same database."""
+    home = airflow_world.copy_to(tmp_path / "home").root
+    key_hex = airflow_world.key
 
-    results = run_ingest_dags(home, key_hex=key_hex, crossing=True)
+    results = airflow_world.results()
     crossing = results.pop("crossing")
     retention = subprocess.run(
         [str(AIRFLOW), "dags", "test", "retention"],

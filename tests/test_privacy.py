@@ -1,8 +1,9 @@
 """Invariant 1 of DESIGN.md, tested: no direct identifier outside ``landing/``.
 
 The demo pipeline runs for real (Airflow DAGs in-process, Great Expectations, presidio) on a
-synthetic Haute-Garonne, plus ``recours run`` from the command line on a second home with a
-refused delivery and set-aside rows. Every identifier the generator wrote into the partner
+synthetic Haute-Garonne (the session's ``airflow_world``, tests/conftest.py: slow tests), plus
+``recours run`` from the command line on a second home with a refused delivery and set-aside
+rows. Every identifier the generator wrote into the partner
 files (NIRs, names, addresses, phones, e-mails, partner ids) is then looked for in every byte
 outside ``landing/``, ``quarantine/`` (the refused files themselves) and ``truth/``: Parquet
 values, manifests, the audit log, Airflow's logs, its SQLite database (XComs), the quarantine
@@ -25,7 +26,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.ingest.read import read_delivery
-from recours.airflow_runner import run_ingest_dags
 from recours.conventions import load_conventions
 from recours.reference import communes
 from recours.schemas import load_schemas
@@ -48,10 +48,9 @@ class Identifiers(dict):
 
 @dataclass(frozen=True)
 class Run:
-    home_a: Path
-    home_b: Path
+    home: Path
     secret: Identifiers
-    printed: str = field(repr=False)
+    printed: str = field(repr=False)  # what the command line printed ("" for Airflow)
 
 
 def project_words() -> set[str]:
@@ -192,90 +191,104 @@ def duckdb_text(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def homes(tmp_path_factory):
-    """Home A: the Airflow DAGs. Home B: `recours run` with a refused file and bad rows."""
-    root = tmp_path_factory.mktemp("privacy")
-    key = os.urandom(32).hex()
-    home_a, home_b = root / "a", root / "b"
-    synthesize(home_a, persons=4000, seed=3, period="2025-06")
-    synthesize(home_b, persons=1500, seed=4, period="2025-06")
-    secret = identifiers(home_a / "landing")
-    for kind, values in identifiers(home_b / "landing").items():
-        secret[kind] |= values
-    results = run_ingest_dags(home_a, key_hex=key, crossing=True)
+def airflow_run(airflow_world) -> Run:
+    """Home A: the session's home run through the Airflow DAGs (tests/conftest.py)."""
+    home = airflow_world.root
+    results = airflow_world.results()
     crossing = results.pop("crossing")
     assert {s["status"] for r in results.values() for s in r} == {"acceptee"}
     assert len(crossing["indicateurs_calcules"]) == 6
-    caf = home_b / "landing" / "caf31" / "CAF31_ALLOCATAIRES_20250630.csv"
+    return Run(home, identifiers(home / "landing"), "")
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory) -> Run:
+    """Home B: `recours run` from the command line, with a refused file and a set-aside row."""
+    home = tmp_path_factory.mktemp("privacy") / "b"
+    synthesize(home, persons=1500, seed=4, period="2025-06")
+    secret = identifiers(home / "landing")
+    caf = home / "landing" / "caf31" / "CAF31_ALLOCATAIRES_20250630.csv"
     lines = caf.read_bytes().decode("cp1252").splitlines(keepends=True)
     fields = lines[5].split(";")
     fields[6] = "31/02/1980"  # an impossible date: set aside, reported by line and column
     lines[5] = ";".join(fields)
     caf.write_bytes("".join(lines).encode("cp1252"))
-    cd31 = home_b / "landing" / "cd31" / "CD31_USAGERS_20250630.csv"
+    cd31 = home / "landing" / "cd31" / "CD31_USAGERS_20250630.csv"
     cd31.with_name("CD31_USAGERS_20250531.csv").write_bytes(
         cd31.read_bytes().decode("utf-8").encode("cp1252", errors="replace")
     )  # wrong encoding: refused
     cli = subprocess.run(
-        [sys.executable, "-m", "recours.cli", "run", "--home", str(home_b)],
-        env={**os.environ, "RECOURS_PSEUDO_KEY": key, "COLUMNS": "200"},
+        [sys.executable, "-m", "recours.cli", "run", "--home", str(home)],
+        env={**os.environ, "RECOURS_PSEUDO_KEY": os.urandom(32).hex(), "COLUMNS": "200"},
         capture_output=True,
         text=True,
         check=True,
     )
-    return Run(home_a, home_b, secret, cli.stdout + cli.stderr)
+    return Run(home, secret, cli.stdout + cli.stderr)
 
 
-def test_the_pipeline_really_ran(homes):
-    home_a, home_b, printed = homes.home_a, homes.home_b, homes.printed
+# Home A needs the real Airflow (a minute or more): a slow test; home B is in `make check`.
+HOMES = [pytest.param("airflow_run", marks=pytest.mark.slow, id="airflow"), "cli_run"]
+
+
+@pytest.fixture(params=HOMES)
+def run(request) -> Run:
+    return request.getfixturevalue(request.param)
+
+
+@pytest.mark.slow
+def test_the_airflow_pipeline_really_ran(airflow_run):
+    home_a = airflow_run.home
     assert len(list((home_a / "pseudonymized").rglob("*.parquet"))) == 5
-    assert (home_a / "warehouse.duckdb").is_file() and (home_b / "warehouse.duckdb").is_file()
+    assert (home_a / "warehouse.duckdb").is_file()
     assert list((home_a / "airflow").rglob("*.log"))
     assert (home_a / "airflow" / "airflow.db").is_file()
+
+
+def test_the_command_line_pipeline_really_ran(cli_run):
+    home_b, printed = cli_run.home, cli_run.printed
+    assert (home_b / "warehouse.duckdb").is_file()
     assert "date_possible 1" in printed and "REFUSÉE" in printed
     assert list((home_b / "quarantine" / "cd31").glob("*.motif.txt"))
 
 
-def test_no_identifier_outside_landing(homes):
-    home_a, home_b, secret, printed = homes.home_a, homes.home_b, homes.secret, homes.printed
+def test_no_identifier_outside_landing(run):
     found = {}
-    for home in (home_a, home_b):
-        for label, text in outputs(home):
-            kinds = leaks(text, secret)
-            if kinds:
-                found[f"{home.name}/{label}"] = kinds
-    kinds = leaks(printed, secret)
+    for label, text in outputs(run.home):
+        kinds = leaks(text, run.secret)
+        if kinds:
+            found[label] = kinds
+    kinds = leaks(run.printed, run.secret)
     if kinds:
         found["sortie de recours run"] = kinds
     assert found == {}
 
 
-def test_no_pseudonym_token_or_person_id_in_published(homes):
+def test_no_pseudonym_token_or_person_id_in_published(run):
     """published/ holds aggregates only: no 64-hex pseudonym or key, no person id."""
     pattern = re.compile(r"[0-9a-f]{64}|\bp[0-9a-f]{24}\b|\bt[123]:")
-    for home in (homes.home_a, homes.home_b):
-        files = sorted(f for f in (home / "published").rglob("*") if f.is_file())
-        assert any(f.name == "recours.duckdb" for f in files)
-        assert any(f.suffix == ".xlsx" for f in files)  # the analysts' exports are covered
-        for path in files:
-            if path.suffix == ".duckdb":
-                text = duckdb_text(path)
-            elif path.suffix == ".parquet":
-                frame = pl.read_parquet(path)
-                text = "\n".join(" ".join(map(str, frame[c].to_list())) for c in frame.columns)
-            elif path.suffix == ".xlsx":
-                with zipfile.ZipFile(path) as workbook:
-                    text = "\n".join(
-                        workbook.read(name).decode("utf-8") for name in workbook.namelist()
-                    )
-            else:
-                text = path.read_text(encoding="utf-8-sig")
-            assert not pattern.search(text), path.name
+    files = sorted(f for f in (run.home / "published").rglob("*") if f.is_file())
+    assert any(f.name == "recours.duckdb" for f in files)
+    assert any(f.suffix == ".xlsx" for f in files)  # the analysts' exports are covered
+    for path in files:
+        if path.suffix == ".duckdb":
+            text = duckdb_text(path)
+        elif path.suffix == ".parquet":
+            frame = pl.read_parquet(path)
+            text = "\n".join(" ".join(map(str, frame[c].to_list())) for c in frame.columns)
+        elif path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as workbook:
+                text = "\n".join(
+                    workbook.read(name).decode("utf-8") for name in workbook.namelist()
+                )
+        else:
+            text = path.read_text(encoding="utf-8-sig")
+        assert not pattern.search(text), path.name
 
 
-def test_the_detector_finds_what_it_should(homes):
+def test_the_detector_finds_what_it_should(cli_run):
     """A test that cannot fail is a defect: plant one of each kind and see it found."""
-    secret = homes.secret
+    secret = cli_run.secret
     planted = " ".join(
         ("0" if kind == "telephone" else "") + sorted(values)[0] for kind, values in secret.items()
     )

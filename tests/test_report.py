@@ -309,6 +309,7 @@ def points_text(value: Decimal | None) -> str:
     return f"{sign}{abs(rounded)}".replace(".", ",") + NNBSP + unit
 
 
+@pytest.mark.slow  # headless Chromium (the page is rendered once per module)
 def test_every_indicator_has_its_section(dom, db):
     published = sorted(db["indicateurs"].filter(pl.col("periode") == PERIOD)["indicateur"].unique())
     assert len(published) == 6
@@ -335,6 +336,7 @@ def map_key(svg: dict) -> tuple[str, str, str | None]:
     return attrs["data-indicateur"], attrs["data-niveau"], attrs.get("data-emprise")
 
 
+@pytest.mark.slow
 def test_every_map_draws_every_territory_of_its_level(dom, db):
     territories = db["territoires"]
     level = {
@@ -364,6 +366,7 @@ def test_every_map_draws_every_territory_of_its_level(dom, db):
     assert all(p["attrs"]["d"].startswith("M") and p.get("title") for p in dom.paths)
 
 
+@pytest.mark.slow
 def test_the_zone_map_comes_first_and_names_every_zone(dom, db):
     zones = geojson("zonage_31.geojson")
     assert len(zones) == 150
@@ -396,6 +399,7 @@ def test_the_zone_map_comes_first_and_names_every_zone(dom, db):
         assert shown > 0, indicator
 
 
+@pytest.mark.slow
 def test_the_toulouse_zoom_holds_exactly_its_communes(dom, db):
     territories = db["territoires"]
     wanted = sorted(
@@ -421,6 +425,7 @@ def legend_limits(marker: dict) -> list[float]:
     return [float(t.replace(NNBSP + "%", "").replace(",", ".")) / 100 for t in texts]
 
 
+@pytest.mark.slow
 def test_the_legend_marks_the_department_rate(dom, db):
     departments = map_rows(db, "departement")
     assert len(dom.markers) == 6
@@ -447,6 +452,7 @@ def test_the_legend_marks_the_department_rate(dom, db):
         assert left <= float(marker["attrs"]["data-x"]) <= left + width
 
 
+@pytest.mark.slow
 def test_no_request_leaves_the_page(rendered, report):
     assert rendered.requests == []
     html = report.read_text(encoding="utf-8")
@@ -533,6 +539,7 @@ def png_pixel(path: Path, x: int, y: int) -> tuple[int, int, int]:
     return tuple(previous[x * channels : x * channels + 3])
 
 
+@pytest.mark.slow
 def test_chromium_applies_the_style_and_runs_the_sorting_script(rendered, dom):
     """Under the policy, the browser still applies the stylesheet (the header's colour on the
     screenshot) and runs the script (it marks every sortable head); every map is in the DOM
@@ -551,6 +558,7 @@ def test_chromium_applies_the_style_and_runs_the_sorting_script(rendered, dom):
     assert all(any(p["svg"] is svg for p in dom.paths) for svg in dom.svgs)
 
 
+@pytest.mark.slow
 def test_every_number_is_the_published_one(dom, db):
     insee = insee_context()
     assert len(dom.keyed) > 5_000
@@ -601,6 +609,7 @@ TITLE = re.compile(
 )
 
 
+@pytest.mark.slow
 def test_map_colours_and_titles_follow_the_published_rows(dom, db):
     rows = {level: map_rows(db, level) for level in ("commune", "zone", "epci")}
     classes = set()
@@ -624,6 +633,7 @@ def test_map_colours_and_titles_follow_the_published_rows(dom, db):
     assert {"secret", "vide", "c0", "c4"} <= classes
 
 
+@pytest.mark.slow
 def test_no_secret_value_is_readable_anywhere(dom, db, report):
     """A secret row: `s` in every table cell, hatched and "secret statistique" on the maps,
     no digit in its tooltip, no class that depends on a value."""
@@ -652,6 +662,7 @@ def test_no_secret_value_is_readable_anywhere(dom, db, report):
     assert html.count('class="barre"') == shown.height > 0
 
 
+@pytest.mark.slow
 def test_report_is_french(rendered, report):
     html = report.read_text(encoding="utf-8")
     assert html.startswith('<!DOCTYPE html><html lang="fr">')
@@ -671,6 +682,7 @@ def test_report_is_french(rendered, report):
     assert re.search(r">\d{1,3},\d\u202f%<", html)
 
 
+@pytest.mark.slow
 def test_evolution_shows_every_published_period(dom):
     for section in dom.sections:
         assert "septembre 2026" in section["text"] and "octobre 2026" in section["text"]
@@ -716,6 +728,7 @@ def warned(element: dict) -> bool:
     return bool(following) and following[0]["attrs"].get("class") == "alerte-liaison"
 
 
+@pytest.mark.slow
 def test_a_low_link_rate_warns_beside_its_indicator_rates_only(dom, db, report):
     """carsatmp is linked at 60 % in the last period only (tests/report_sample.py): every rate
     of aspa (carsatmp × caf31) for that period carries the mark, and nothing else does; its
@@ -783,6 +796,7 @@ def cell_texts(row: dict) -> list[str]:
     return [c["text"].strip() for c in row["children"]]
 
 
+@pytest.mark.slow
 def test_zone_and_commune_tables_are_ordered_by_rate_secret_last(dom, db):
     """Before any click (the DOM right after load): published rates from the highest, then
     the territories nobody is concerned by, then the secret ones; each with its difference to

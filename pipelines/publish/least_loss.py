@@ -721,6 +721,19 @@ def least_loss(
 # --- what the analysts keep --------------------------------------------------------------------
 
 
+UTILITY_COUNTS = (
+    "lignes",
+    "lignes_secretes",
+    "lignes_primaires",
+    "lignes_secondaires",
+    "territoires",
+    "territoires_avec_valeur",
+    "territoires_non_vides_avec_valeur",
+    "population_cible",
+    "population_montree",
+)
+
+
 def utility_figures(
     indicateurs: pl.DataFrame, reasons: Mapping[tuple[str, int], str] | None = None
 ) -> pl.DataFrame:
@@ -796,32 +809,7 @@ def utility_figures(
                 (pl.col("population_montree") / pl.col("population_cible")).round(6)
             )
         )
-        .with_columns(
-            pl.col(column).cast(pl.Int64)
-            for column in (
-                "lignes",
-                "lignes_secretes",
-                "lignes_primaires",
-                "lignes_secondaires",
-                "territoires",
-                "territoires_avec_valeur",
-                "territoires_non_vides_avec_valeur",
-                "population_cible",
-                "population_montree",
-            )
-        )
+        .with_columns(pl.col(column).cast(pl.Int64) for column in UTILITY_COUNTS)
         .sort(pl.col("periode"), pl.col("indicateur"), level_order)
-        .select(
-            *keys,
-            "lignes",
-            "lignes_secretes",
-            "lignes_primaires",
-            "lignes_secondaires",
-            "territoires",
-            "territoires_avec_valeur",
-            "territoires_non_vides_avec_valeur",
-            "population_cible",
-            "population_montree",
-            "part_population_montree",
-        )
+        .select(*keys, *UTILITY_COUNTS, "part_population_montree")
     )

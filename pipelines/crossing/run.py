@@ -348,32 +348,35 @@ def evidence(crossings: Plan, linked: list[tuple[str, str, str, str, int]]) -> l
     ]
 
 
+def _published(published: Path, sql: str, period: str) -> list[tuple]:
+    """Rows of one query on the publication just written, for the run's summary."""
+    con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, [period]).fetchall()
+    finally:
+        con.close()
+
+
 def zones_with_value(published: Path, period: str) -> dict[str, list[int]]:
     """Per indicator, the observation zones whose rate is published, and all zones: the first
     thing an analyst sees on the zone map."""
-    con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
-    try:
-        rows = con.execute(
-            "select indicateur, count(*) filter (where not secret), count(*) from indicateurs "
-            "where periode = ? and niveau = 'zone' group by indicateur order by indicateur",
-            [period],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _published(
+        published,
+        "select indicateur, count(*) filter (where not secret), count(*) from indicateurs "
+        "where periode = ? and niveau = 'zone' group by indicateur order by indicateur",
+        period,
+    )
     return {indicator: [shown, total] for indicator, shown, total in rows}
 
 
 def national_rates(published: Path, period: str) -> dict[str, float | None]:
     """The département-level `ensemble` rate of each indicator, from the published file."""
-    con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
-    try:
-        rows = con.execute(
-            "select indicateur, taux from indicateurs where periode = ? and niveau = 'departement' "
-            "and tranche_age = 'ensemble' and type_menage = 'ensemble' order by indicateur",
-            [period],
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _published(
+        published,
+        "select indicateur, taux from indicateurs where periode = ? and niveau = 'departement' "
+        "and tranche_age = 'ensemble' and type_menage = 'ensemble' order by indicateur",
+        period,
+    )
     return dict(rows)
 
 

@@ -24,8 +24,6 @@ from pipelines.crossing.plan import Crossing
 from pipelines.crossing.sources import source_sql
 from recours.home import Home
 
-STAGING_SUFFIX = ".en-cours"
-
 
 def build(
     home: Home,
@@ -36,7 +34,7 @@ def build(
     progress: Callable[[Crossing], None] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write ``warehouse.duckdb`` for the reference date; return each crossing's pass moves."""
-    staging = home.warehouse.with_name(home.warehouse.name + STAGING_SUFFIX)
+    staging = home.warehouse_staging
     staging.unlink(missing_ok=True)  # debris of an interrupted run
     moves: dict[str, dict[str, int]] = {}
     con = duckdb.connect(str(staging))

@@ -104,7 +104,7 @@ def linkage_quality(home: Path) -> None:
     from pipelines.crossing.linkage import Source, link
     from recours.home import Home
     from recours.schemas import load_schemas
-    from recours.synth.scoring import score, truth_of_records
+    from synth.scoring import score, truth_of_records
 
     chosen = for_period(Home(home), _period(home), load_schemas())
     # the algorithm on all five sources at once (the pipeline links only authorized crossings)
@@ -223,7 +223,7 @@ def main() -> None:
     print(f"détection de données personnelles (presidio) : {pii_rate():,.0f} valeurs distinctes/s")
 
     seconds, peak, _ = run_child(
-        "from pathlib import Path; from recours.synth import synthesize; "
+        "from pathlib import Path; from synth import synthesize; "
         f"synthesize(Path({str(home)!r}), persons={args.persons}, seed=0, period={args.period!r})",
         env,
     )

@@ -5,7 +5,7 @@
 Builds the report of the home's latest period (``published/rapport_<période>.html``, as
 ``recours rapport`` does), cuts out of it, for one indicator, the zone map with its legend, the
 commune map and the zoom on Toulouse Métropole, and renders each in headless Chromium
-(``recours/browser.py``) with the report's own stylesheet: the images show exactly what the
+(``tests/browser.py``) with the report's own stylesheet: the images show exactly what the
 report shows. The indicator by default is the one whose zone map has the most zones with a
 published rate. Writes ``docs/images/carte_zones.png``, ``carte_communes.png`` and
 ``carte_toulouse.png`` (or under ``--sortie``).
@@ -23,10 +23,12 @@ import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the headless-browser driver lives with the tests
+
+from browser import render  # noqa: E402
 
 from pipelines.report import build_report  # noqa: E402
 from pipelines.report.maps import TOULOUSE_METROPOLE  # noqa: E402
-from recours.browser import render  # noqa: E402
 
 WIDTH = 760  # pixels of the screenshot; the map fills it less a margin
 

@@ -17,12 +17,12 @@ from typing import Any
 
 from airflow.sdk import DAG, AssetAny, AssetOrTimeSchedule, CronTriggerTimetable, task
 
-from recours.dag_callbacks import (
+from app.dag_callbacks import (
     TRANSIENT_RETRIES,
     fail_without_retry_on_recours_error,
     record_task_failure,
 )
-from recours.dag_support import (
+from app.dag_support import (
     DEFAULT_HOME,
     HOME_ENV,
     convention_ids,

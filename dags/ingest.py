@@ -23,12 +23,12 @@ from typing import Any
 
 from airflow.sdk import DAG, Variable, get_current_context, get_parsing_context, task
 
-from recours.dag_callbacks import (
+from app.dag_callbacks import (
     TRANSIENT_RETRIES,
     fail_without_retry_on_recours_error,
     record_task_failure,
 )
-from recours.dag_support import (
+from app.dag_support import (
     convention_ids,
     conventions_dir,
     pseudonymized_asset,

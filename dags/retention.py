@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import DAG, task
 
-from recours.dag_callbacks import (
+from app.dag_callbacks import (
     TRANSIENT_RETRIES,
     fail_without_retry_on_recours_error,
     record_task_failure,
 )
-from recours.dag_support import conventions_dir, task_home, writing_task
+from app.dag_support import conventions_dir, task_home, writing_task
 
 DOC = """
 ### Conservation : purge quotidienne

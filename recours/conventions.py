@@ -36,7 +36,7 @@ from recours.schemas import (
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 
 REPO_CONVENTIONS = Path(__file__).resolve().parent.parent / "conventions"
-DEFAULT_DIR = REPO_CONVENTIONS  # the name recours.cli uses
+DEFAULT_DIR = REPO_CONVENTIONS  # the name app.cli uses
 # The floor of every publication threshold (CASD, DGFiP): a convention may be stricter, never laxer.
 PUBLICATION_FLOOR = 11
 # The département's own file: every indicator's `connus` rows rest on it ("known to social

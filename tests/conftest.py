@@ -89,7 +89,7 @@ def _build(base: Path) -> None:
     from pipelines.crossing.run import cross_and_publish
     from pipelines.ingest.run import ingest_all
     from pipelines.report import report_and_exports
-    from recours.synth import synthesize
+    from synth import synthesize
 
     root = base / "home"
     key = os.urandom(32).hex()
@@ -118,8 +118,8 @@ def _write_key(base: Path, key: str) -> None:
 def _build_airflow(base: Path) -> None:
     """synth → the real ingest DAGs, then the crossing DAG, with ``dag.test()`` on one SQLite
     Airflow under ``<home>/airflow`` (as ``recours demo``), the key as the Airflow Variable."""
-    from recours.airflow_runner import run_ingest_dags
-    from recours.synth import synthesize
+    from app.airflow_runner import run_ingest_dags
+    from synth import synthesize
 
     root = base / "home"
     key = os.urandom(32).hex()

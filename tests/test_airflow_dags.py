@@ -3,7 +3,7 @@
 Why everything Airflow runs in a child process here: Airflow fixes its configuration (home,
 metadata database, DAGs folder) when first imported. Importing it in the pytest process would
 tie every later test to whatever configuration came first (or to ``~/airflow``); a child started
-with :func:`recours.airflow_runner.airflow_env` is isolated, exactly like ``recours demo``.
+with :func:`app.airflow_runner.airflow_env` is isolated, exactly like ``recours demo``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from recours.airflow_runner import (
+from app.airflow_runner import (
     AirflowRunError,
     airflow_env,
     airflow_home,

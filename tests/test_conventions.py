@@ -1028,7 +1028,7 @@ def test_missing_register_keys_are_warnings_not_errors(folder: Path) -> None:
 def test_conventions_check_command_prints_warnings_and_exits_0(folder: Path) -> None:
     from click.testing import CliRunner
 
-    from recours.cli import cli
+    from app.cli import cli
 
     _without_register_keys(folder)
     result = CliRunner().invoke(cli, ["conventions", "check", str(folder)])

@@ -17,13 +17,13 @@ import pytest
 import yaml
 
 from pipelines.crossing.run import NothingToCrossError, cross_and_publish
+from pipelines.dpo_report import write_dpo_report
 from pipelines.ingest.run import ingest_all
 from pipelines.report import report_and_exports
 from recours.audit_log import read_events
 from recours.conventions import crossing_authorized, load_conventions
-from recours.dpo import write_dpo_report
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 REPO = Path(__file__).resolve().parent.parent
 PERIOD = "2025-06"
@@ -342,7 +342,7 @@ def test_conventions_check_names_an_indicator_whose_sources_may_not_meet(tmp_pat
     check names the indicator that needs them, with the catalogue's file and line."""
     from click.testing import CliRunner
 
-    from recours.cli import cli
+    from app.cli import cli
 
     folder = tmp_path / "conventions"
     shutil.copytree(REPO / "conventions", folder)

@@ -16,7 +16,7 @@ from pipelines.ingest.run import ingest_all
 from pipelines.publish.attacker_view import build_view
 from recours.audit_log import read_events
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 KEYS = ["indicateur", "periode", "niveau", "code_territoire", "tranche_age", "type_menage"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 import pytest
 
+from app.cli import cli
 from pipelines.ingest.validate import SEVERITIES
-from recours.cli import cli
 from recours.errors import REFUSAL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent

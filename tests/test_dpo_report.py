@@ -21,13 +21,13 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from app.cli import cli
+from pipelines.dpo_report import write_dpo_report
 from recours.audit_log import append_event, journal_path
-from recours.cli import cli
 from recours.conventions import REPO_CONVENTIONS
-from recours.dpo import write_dpo_report
 from recours.errors import RecoursError
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 PERIOD = "2025-06"
 TODAY = date(2025, 7, 15)
@@ -166,7 +166,9 @@ def test_expired_convention_is_red_and_expiring_one_is_flagged(report):
     assert (
         f'<span class="etiquette">expire dans moins de 60 jours</span> ({EXPIRING_DAYS} j)' in html
     )
-    css = (Path(__file__).parent.parent / "recours/dpo/templates/rapport_dpo.css").read_text()
+    css = (
+        Path(__file__).parent.parent / "pipelines/dpo_report/templates/rapport_dpo.css"
+    ).read_text()
     assert "tr.etat-expiree td, article.etat-expiree .etiquette { color: var(--rouge); }" in css
     alerts = {(a["niveau"], a["texte"]) for a in facts["alertes"]}
     assert ("rouge", f"Convention {EXPIRED} expirée depuis le 2025-07-01") in alerts
@@ -1030,7 +1032,7 @@ def test_audit_command_writes_both_files(scenario, tmp_path):
 
 @pytest.mark.slow  # headless Chromium
 def test_rendered_in_chromium_with_every_section_and_no_request(report, tmp_path):
-    from recours.browser import render
+    from browser import render
 
     home, _, facts = report
     shot = tmp_path / "rapport_dpo.png"

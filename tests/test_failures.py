@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from recours import cli
+from app import cli
 from recours.errors import failure_message
 from recours.home import Home
 

@@ -14,7 +14,7 @@ from anonymization import identity
 from anonymization.pseudonymize import Pseudonymizer
 from pipelines.crossing.linkage import Source, link
 from pipelines.ingest.minimise import hash_keys
-from recours.synth.scoring import score
+from synth.scoring import score
 
 # FEBRL's fields in passes, most specific first (its soc_sec_id plays the part of a number
 # that may be corrupted, so it never links on its own).

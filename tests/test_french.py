@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from app.console import crossing_table
+from pipelines.dpo_report.html import _percent
 from recours import french
-from recours.console import crossing_table
-from recours.dpo.html import _percent
 
 
 def test_rates_round_half_up_from_their_decimal_form():

@@ -17,7 +17,7 @@ import pytest
 from pipelines.ingest.run import ingest_convention, pending_deliveries
 from recours.audit_log import read_events, verify_chain
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DATE = "20250630"

@@ -18,7 +18,7 @@ import pytest
 from pipelines.ingest.run import MANIFEST, ingest_all
 from recours.audit_log import read_events, verify_chain
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 pytestmark = pytest.mark.slow
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from app.cli import cli
 from recours import audit_log
 from recours.audit_log import (
     JournalError,
@@ -30,7 +31,6 @@ from recours.audit_log import (
     journal_path,
     read_events,
 )
-from recours.cli import cli
 from recours.convention_events import record_convention_changes
 from recours.conventions import load_conventions
 from recours.home import Home

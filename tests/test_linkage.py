@@ -13,8 +13,8 @@ from pipelines.crossing.linkage import Linker, Source, link, shared_sets
 from pipelines.ingest.run import ingest_all
 from recours.home import Home
 from recours.schemas import load_schemas
-from recours.synth import synthesize
-from recours.synth.scoring import score, truth_of_records
+from synth import synthesize
+from synth.scoring import score, truth_of_records
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from recours.airflow_runner import airflow_env
+from app.airflow_runner import airflow_env
 from recours.audit_log import check_chain, read_events
 from recours.home import Home
 from recours.lock import (
@@ -40,7 +40,7 @@ from recours.lock import (
     writing,
 )
 from recours.modes import secure_home
-from recours.synth import synthesize
+from synth import synthesize
 
 REPO = Path(__file__).resolve().parents[1]
 PERIOD = "2025-06"
@@ -65,7 +65,7 @@ PAUSED_RUN = textwrap.dedent(
         return real(*args, **kwargs)
 
     crossing.cross_and_publish = paused
-    from recours.cli import main
+    from app.cli import main
 
     sys.argv = ["recours", "run", "--home", home]
     main()
@@ -92,7 +92,7 @@ def flat(text: str) -> str:
 
 def recours(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "recours.cli", *args],
+        [sys.executable, "-m", "app.cli", *args],
         env={**os.environ, "RECOURS_PSEUDO_KEY": KEY, "COLUMNS": "200", **(env or {})},
         capture_output=True,
         text=True,
@@ -146,7 +146,7 @@ def concurrent(tmp_path_factory) -> Concurrent:
         second = recours("run", "--home", str(home), env={"RECOURS_LOCK_TIMEOUT": "0"})
         with (root / "troisieme.out").open("w") as out, (root / "troisieme.err").open("w") as err:
             third = subprocess.Popen(
-                [sys.executable, "-m", "recours.cli", "run", "--home", str(home)],
+                [sys.executable, "-m", "app.cli", "run", "--home", str(home)],
                 env={**env, "RECOURS_LOCK_TIMEOUT": str(SAFETY)},
                 stdout=out,
                 stderr=err,

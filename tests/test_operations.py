@@ -19,9 +19,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from recours.airflow_runner import AirflowRunError, airflow_env, run_ingest_dags
+from app.airflow_runner import AirflowRunError, airflow_env, run_ingest_dags
+from app.dag_callbacks import FAILURE_EVENT, record_task_failure
 from recours.audit_log import read_events, verify_chain
-from recours.dag_callbacks import FAILURE_EVENT, record_task_failure
 from recours.home import Home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def test_every_task_retries_with_back_off_and_records_its_failure(parsed):
         for task_id, task in dag["tasks"].items():
             where = (dag_id, task_id)
             assert (task["retries"], task["backoff"], task["max_delay"]) == (3, 2.0, 1800.0), where
-            assert task["callbacks"] == ["recours.dag_callbacks.record_task_failure"], where
+            assert task["callbacks"] == ["app.dag_callbacks.record_task_failure"], where
 
 
 def test_every_dag_is_active_from_creation(parsed):

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from recours.airflow_runner import airflow_env, airflow_home
+from app.airflow_runner import airflow_env, airflow_home
+from app.dag_callbacks import FAILURE_EVENT
 from recours.audit_log import read_events
-from recours.dag_callbacks import FAILURE_EVENT
 from recours.home import Home
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

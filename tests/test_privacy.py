@@ -29,7 +29,7 @@ from pipelines.ingest.read import read_delivery
 from recours.conventions import load_conventions
 from recours.reference import communes
 from recours.schemas import load_schemas
-from recours.synth import synthesize
+from synth import synthesize
 
 EXCLUDED = {"landing", "quarantine", "truth", "secrets"}
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def identifiers(landing: Path) -> Identifiers:
     found["nom"] -= set(TOKEN.findall(words))
     # Likewise the words of the project's own fixed text (report pages, CSS, DAG docs): "PETIT"
     # or "BARRE" are surnames in the generator's lists and plain French or CSS in our pages.
-    # The generator's own lists (recours/synth/) are of course not part of that vocabulary.
+    # The generator's own lists (synth/) are of course not part of that vocabulary.
     before = len(found["nom"])
     found["nom"] -= project_words()
     assert before - len(found["nom"]) < 0.05 * before  # marginal (15 of 740 on 1,500 persons)
@@ -218,7 +218,7 @@ def cli_run(tmp_path_factory) -> Run:
         cd31.read_bytes().decode("utf-8").encode("cp1252", errors="replace")
     )  # wrong encoding: refused
     cli = subprocess.run(
-        [sys.executable, "-m", "recours.cli", "run", "--home", str(home)],
+        [sys.executable, "-m", "app.cli", "run", "--home", str(home)],
         env={**os.environ, "RECOURS_PSEUDO_KEY": os.urandom(32).hex(), "COLUMNS": "200"},
         capture_output=True,
         text=True,

@@ -22,10 +22,10 @@ import pytest
 from click.testing import CliRunner
 from report_sample import sample_publication
 
+from app.cli import cli
 from pipelines.publish import IndicatorUnits, publish
 from pipelines.publish.model import TABLES
-from recours.cli import cli
-from recours.query import Limits, QueryError, data_dictionary, parse_size, run_query
+from pipelines.publish.query import Limits, QueryError, data_dictionary, parse_size, run_query
 from recours.zoning import zoning
 
 ROOT = Path(__file__).resolve().parent.parent

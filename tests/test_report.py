@@ -22,10 +22,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from browser import Rendered, chromium_path, render
 from report_sample import WEAK_PERIOD, WEAK_SOURCE, sample_publication
 
 from pipelines.report import ReportError, build_report, linkage, write_exports
-from recours.browser import Rendered, chromium_path, render
 from recours.reference import DATA
 
 NNBSP = "\u202f"

@@ -23,7 +23,7 @@ from recours.audit_log import read_events, verify_chain
 from recours.convention_events import record_convention_changes
 from recours.conventions import REPO_CONVENTIONS, load_conventions
 from recours.home import Home
-from recours.synth import synthesize
+from synth import synthesize
 
 PERIOD = "2025-06"
 RAW = {

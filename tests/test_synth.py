@@ -21,11 +21,11 @@ import polars as pl
 import pytest
 
 from recours.schemas import load_schemas
-from recours.synth import SynthSummary, rules, synthesize
-from recours.synth import nir as nirs
-from recours.synth.dates import age_at, minus_months, reference_date, to_days
-from recours.synth.territory import allocate, load_territory
-from recours.synth.truth import CATALOGUE, aggregate, indicator_units, truth_geography
+from synth import SynthSummary, rules, synthesize
+from synth import nir as nirs
+from synth.dates import age_at, minus_months, reference_date, to_days
+from synth.territory import allocate, load_territory
+from synth.truth import CATALOGUE, aggregate, indicator_units, truth_geography
 
 PERIOD = "2025-06"
 R = date(2025, 6, 30)

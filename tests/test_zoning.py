@@ -26,8 +26,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from app.cli import cli
 from recours import zoning as zoning_module
-from recours.cli import cli
 from recours.reference import communes
 from recours.zoning import (
     COLUMNS,

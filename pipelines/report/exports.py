@@ -19,11 +19,11 @@ import polars as pl
 
 from pipelines.publish.export import french_csv
 from pipelines.publish.model import LEVELS
+from pipelines.publish.query import data_dictionary
 from pipelines.report import context
 from pipelines.report.model import Publication, load
 from recours import french
 from recours.atomic import write_atomically
-from recours.query import data_dictionary
 
 SECRET_RULE = (
     "Secret statistique : une ligne est retirée (secret = oui, chiffres vides) quand sa "

@@ -1,6 +1,6 @@
 """The publication as the report and the exports read it: one period's tables, from DuckDB only.
 
-The file is opened through ``recours.query.connect``, the confined read-only connection of
+The file is opened through ``pipelines.publish.query.connect``, the confined read-only connection of
 ``recours query``: the report sees exactly what an analyst's SQL sees, and nothing of the
 warehouse or of the pseudonymized zone, even by mistake.
 """
@@ -13,8 +13,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.publish.query import DATABASE, QueryError, connect
 from recours.errors import RecoursError
-from recours.query import DATABASE, QueryError, connect
 
 # The catalogue's order (INDICATORS.md); an indicator not listed here comes after, by name.
 ORDER = ("rsa", "prime_activite", "aspa", "css_rsa", "css_bas_revenus", "demandeurs_sans_revenu")

@@ -13,8 +13,7 @@ from typing import Any
 import click
 from rich.markup import escape
 
-from recours import french
-from recours.console import (
+from app.console import (
     console,
     crossing_table,
     delivery_table,
@@ -22,6 +21,7 @@ from recours.console import (
     progress_callback,
     refusals,
 )
+from recours import french
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
 
@@ -114,8 +114,8 @@ def cli(debug: bool) -> None:
 @_writer("recours synth")
 def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling: bool) -> None:
     """Écrit des livraisons synthétiques dans HOME/landing/ et la vérité dans HOME/truth/."""
-    from recours.synth import synthesize
-    from recours.synth.dates import parse_period
+    from synth import synthesize
+    from synth.dates import parse_period
 
     try:
         parse_period(period) if period else None
@@ -226,7 +226,7 @@ def query(
 
     `recours query tables` liste les tables publiées et leurs colonnes, avec leur sens.
     """
-    from recours.query import Limits, run_query
+    from pipelines.publish.query import Limits, run_query
 
     limits = Limits(seconds=delai, memory=memoire)
     published = Home(home).published
@@ -359,7 +359,7 @@ def zonage_verifier(fichier: Path | None) -> None:
 @click.option("--period", metavar="AAAA-MM", default=None)
 def demo(home: Path, persons: int, seed: int, period: str | None) -> None:
     """Démonstration : livraisons synthétiques, puis les vrais DAG Airflow en local."""
-    from recours.demo import run_demo
+    from app.demo import run_demo
     from recours.lock import home_lock
 
     if home.exists():  # the home is recreated: refuse while another writer works in it
@@ -403,7 +403,7 @@ def audit(
         return
     from datetime import date, datetime
 
-    from recours.dpo import write_dpo_report
+    from pipelines.dpo_report import write_dpo_report
 
     today = report_date.date() if isinstance(report_date, datetime) else date.today()
     html, data = write_dpo_report(home, conventions_dir, today)
@@ -415,8 +415,8 @@ def audit(
 @HOME_OPTION
 def audit_verify(home: Path) -> None:
     """Vérifie le journal d'audit et son ancre ; code 1 sur une rupture non acquittée."""
+    from pipelines.dpo_report import previous_anchor
     from recours.audit_log import anchor_path, check_chain, journal_path
-    from recours.dpo import previous_anchor
 
     audit_dir = Home(home).audit
     anchor = previous_anchor(audit_dir)
@@ -463,8 +463,8 @@ def audit_verify(home: Path) -> None:
 @_writer("recours audit acquitter")
 def audit_acknowledge(home: Path, by: str, reason: str) -> None:
     """Acquitte les ruptures du journal constatées, par un événement du journal lui-même."""
+    from pipelines.dpo_report import previous_anchor
     from recours.audit_log import acknowledge
-    from recours.dpo import previous_anchor
 
     audit_dir = Home(home).audit
     event = acknowledge(audit_dir, by, reason, previous_anchor(audit_dir))

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from recours.synth.dates import minus_months, to_days
+from synth.dates import minus_months, to_days
 
 # Parameters in force from 2025-04-01 (ASPA from 2025-01-01), in cents.
 RSA_BASE = 64652

@@ -10,12 +10,12 @@ presumed non-take-up differ between territories as they would in the real dépar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+from recours.reference import DATA
+
 TOULOUSE = "31555"
 RURAL, TOWN, CITY = 0, 1, 2
 

@@ -21,10 +21,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from recours.synth import names, nir
-from recours.synth.dates import age_at, days_from_parts, days_in_month
-from recours.synth.randomness import stream
-from recours.synth.territory import CITY, RURAL, TOWN, Territory
+from synth import names, nir
+from synth.dates import age_at, days_from_parts, days_in_month
+from synth.randomness import stream
+from synth.territory import CITY, RURAL, TOWN, Territory
 
 SINGLE, COUPLE, FAMILY, SINGLE_PARENT = 0, 1, 2, 3
 ADULT1, ADULT2, CHILD, OTHER = 0, 1, 2, 3  # role of a person in the household

@@ -17,12 +17,12 @@ from datetime import date
 
 import numpy as np
 
-from recours.synth import rules
-from recours.synth.dates import days_from_parts, days_in_month, minus_months, to_days
-from recours.synth.population import ADULT2, CHILD, OTHER, SINGLE, SINGLE_PARENT, Population
-from recours.synth.randomness import categorical, logistic, stream
-from recours.synth.takeup import age_shift, probability
-from recours.synth.territory import CITY, RURAL, Territory
+from synth import rules
+from synth.dates import days_from_parts, days_in_month, minus_months, to_days
+from synth.population import ADULT2, CHILD, OTHER, SINGLE, SINGLE_PARENT, Population
+from synth.randomness import categorical, logistic, stream
+from synth.takeup import age_shift, probability
+from synth.territory import CITY, RURAL, Territory
 
 EMPLOYED, UNEMPLOYED, INACTIVE, STUDENT, RETIRED, DISABLED, MINOR = range(7)
 NO_BENEFIT, ARE, ASS = 0, 1, 2

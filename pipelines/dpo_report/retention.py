@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from pipelines.dpo_report.labels import ZONES, label
 from recours.conventions import Convention
-from recours.dpo.labels import ZONES, label
 from recours.home import Home
 
 PURGE_EVENTS = ("purge", "purge_reconstruction")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recours.synth.randomness import logistic, logit, stream
-from recours.synth.territory import CITY, RURAL, Territory
+from synth.randomness import logistic, logit, stream
+from synth.territory import CITY, RURAL, Territory
 
 FAMILIES = ("rsa", "ppa", "aspa", "css", "contact")
 BASE_TAKE_UP = {"rsa": 0.70, "ppa": 0.68, "aspa": 0.8, "css": 0.70}

@@ -27,9 +27,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from recours.synth import rules
-from recours.synth.dates import age_at
 from recours.zoning import zoning
+from synth import rules
+from synth.dates import age_at
 
 ENSEMBLE = "ensemble"
 LEVELS = ("departement", "epci", "zone", "commune")

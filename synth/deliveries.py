@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from recours.synth import economy, nir
-from recours.synth.population import ADULT2, CHILD, Population
-from recours.synth.randomness import sample_without_replacement, stream
-from recours.synth.spelling import (
+from synth import economy, nir
+from synth.population import ADULT2, CHILD, Population
+from synth.randomness import sample_without_replacement, stream
+from synth.spelling import (
     MIXED_ACCENTS,
     MIXED_PLAIN,
     UPPER_ACCENTS,

@@ -5,7 +5,7 @@ DAGs folder, logging) once, when ``airflow`` is first imported, and keeps it in 
 A caller that has already imported Airflow (a test, a notebook, a CLI that touched a DAG) could
 not point it at a throw-away SQLite database any more, and could end up writing into a real
 deployment's database. So :func:`run_ingest_dags` always starts ``python -m
-recours.airflow_runner`` with a clean, explicit Airflow environment; the child migrates the
+app.airflow_runner`` with a clean, explicit Airflow environment; the child migrates the
 metadata database, parses ``dags/`` with a ``DagBag`` and runs each ``ingest_<convention>`` DAG
 with ``dag.test()`` (no scheduler, no executor, no network), then hands the XCom summaries back
 through a JSON file.
@@ -148,7 +148,7 @@ def run_ingest_dags(
     env = airflow_env(home, conventions_dir, key_hex, dags_folder=dags_folder)
     if crossing:
         env["RECOURS_DEMO_CROSSING"] = "1"
-    command = [sys.executable, "-m", "recours.airflow_runner", "--result", str(result_path)]
+    command = [sys.executable, "-m", "app.airflow_runner", "--result", str(result_path)]
     with log_path.open("w", encoding="utf-8") as log_file:
         proc = subprocess.run(
             command,
@@ -272,12 +272,12 @@ def _write(path: Path, report: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the child process (``python -m recours.airflow_runner``)."""
+    """Entry point of the child process (``python -m app.airflow_runner``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--result", type=Path, required=True, help="where to write the JSON")
     args = parser.parse_args(argv)
     if "AIRFLOW_HOME" not in os.environ:
-        parser.error("run through recours.airflow_runner.run_ingest_dags (AIRFLOW_HOME unset)")
+        parser.error("run through app.airflow_runner.run_ingest_dags (AIRFLOW_HOME unset)")
     # Airflow's database and task logs (counts, paths) and the tasks' output stay private
     # (recours/modes.py), whoever started the demo and with whatever umask.
     os.umask(0o077)

@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.dpo_report.labels import CATEGORIES, CONVENTION_STATES, TREATMENTS, label
 from recours.conventions import (
     REGISTER_KEYS,
     REPO_CONVENTIONS,
@@ -22,7 +23,6 @@ from recours.conventions import (
     crossing_authorized,
     load_conventions,
 )
-from recours.dpo.labels import CATEGORIES, CONVENTION_STATES, TREATMENTS, label
 
 # The horizon: a convention that ends within this many days needs its renewal started.
 EXPIRY_WARNING_DAYS = 60

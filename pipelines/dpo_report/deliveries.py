@@ -13,8 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recours.conventions import Convention, DatasetRule
-from recours.dpo.labels import (
+from pipelines.dpo_report.labels import (
     DELIVERY_STATES,
     PII_KINDS,
     ROW_RULES,
@@ -22,6 +21,7 @@ from recours.dpo.labels import (
     label,
     refusal_label,
 )
+from recours.conventions import Convention, DatasetRule
 from recours.home import Home
 from recours.schemas import Schema
 

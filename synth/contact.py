@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from recours.synth.randomness import stream
-from recours.synth.spelling import plain
+from synth.randomness import stream
+from synth.spelling import plain
 
 DATA = Path(__file__).resolve().parent / "data"
 DOMAINS = (

@@ -66,7 +66,7 @@ MIN_MEMORY = 64_000_000  # below this DuckDB cannot even attach the publication 
 FETCH_ROWS = 10_000  # rows brought into Python between two checks of the limits
 SIZE = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([kmgt]?)(i?)([bo])\s*$", re.IGNORECASE)
 TABLES_KEYWORD = "tables"
-DICTIONARY = Path(__file__).resolve().parent.parent / "docs" / "publication.md"
+DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "publication.md"
 # A column of the dictionary: | `column` | TYPE | meaning |
 COLUMN_ROW = re.compile(r"^\| `([^`]+)` \| ([A-Z]+) \| (.*) \|[ \t]*$", re.MULTILINE)
 

@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.dpo_report.deliveries import delivery_facts
+from pipelines.dpo_report.labels import EVENTS, label
+from pipelines.dpo_report.modes import mode_alerts, mode_facts
+from pipelines.dpo_report.publications import current_publication, publication_facts
+from pipelines.dpo_report.register import load_for_report, register_facts
+from pipelines.dpo_report.retention import retention_facts
 from recours.audit_log import Anchor, ChainStatus, check_chain, journal_path
-from recours.dpo.deliveries import delivery_facts
-from recours.dpo.labels import EVENTS, label
-from recours.dpo.modes import mode_alerts, mode_facts
-from recours.dpo.publications import current_publication, publication_facts
-from recours.dpo.register import load_for_report, register_facts
-from recours.dpo.retention import retention_facts
 from recours.home import Home
 from recours.schemas import SchemaError, load_schemas, schema_dirs
 

@@ -14,9 +14,9 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from pipelines.dpo_report.labels import DISCLOSURE_VERDICTS, label
+from pipelines.dpo_report.linkage import crossings_evidence
 from recours.conventions import Convention
-from recours.dpo.labels import DISCLOSURE_VERDICTS, label
-from recours.dpo.linkage import crossings_evidence
 from recours.home import Home
 
 DISCLOSURE_DIR = "divulgation"

@@ -16,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from recours.synth.names import load_vocabulary
+from synth.names import load_vocabulary
 
 UPPER_ACCENTS, UPPER_PLAIN, UPPER_SPACED, UPPER_JOINED, MIXED_ACCENTS, MIXED_PLAIN = range(6)
 STYLES = 6

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from pipelines.dpo_report.facts import REPORT_HTML, REPORT_JSON, gather_facts, previous_anchor
+from pipelines.dpo_report.html import render_html, render_json
 from recours.atomic import write_text_atomically
-from recours.dpo.facts import REPORT_HTML, REPORT_JSON, gather_facts, previous_anchor
-from recours.dpo.html import render_html, render_json
 from recours.errors import RecoursError
 from recours.home import Home
 

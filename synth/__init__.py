@@ -5,6 +5,6 @@ whose CAF, CPAM, CARSAT, France Travail and CD31 files follow the partners' layo
 their quirks, and whose indicators are known exactly, so that the pipeline can be measured.
 """
 
-from recours.synth.generate import SynthSummary, synthesize
+from synth.generate import SynthSummary, synthesize
 
 __all__ = ["SynthSummary", "synthesize"]

@@ -19,9 +19,9 @@ def run_demo(
     home: Path, persons: int, seed: int = 0, period: str | None = None
 ) -> tuple[list[dict], dict]:
     """(per-delivery summaries of the ingest DAGs, the crossing DAG's summary)."""
-    from recours.airflow_runner import run_ingest_dags
-    from recours.console import console, progress_bar, progress_callback
-    from recours.synth import synthesize
+    from app.airflow_runner import run_ingest_dags
+    from app.console import console, progress_bar, progress_callback
+    from synth import synthesize
 
     if home.exists():
         shutil.rmtree(home)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from recours.synth import contact, nir
-from recours.synth.dates import EXCEL_EPOCH_SHIFT, days_from_parts, days_in_month
-from recours.synth.deliveries import NIR_ABSENT, NIR_SPACED, NIR_TYPO, QUALITE
-from recours.synth.economy import CATEGORIES, SUPPORT
-from recours.synth.observations import CHILD_OF, PARENT_OF, SPOUSE_OF, NoteFacts, note
-from recours.synth.population import ADULT2, SITFAM, Population
-from recours.synth.spelling import MIXED_ACCENTS, apply_typos, spell
-from recours.synth.territory import CITY, Territory
+from synth import contact, nir
+from synth.dates import EXCEL_EPOCH_SHIFT, days_from_parts, days_in_month
+from synth.deliveries import NIR_ABSENT, NIR_SPACED, NIR_TYPO, QUALITE
+from synth.economy import CATEGORIES, SUPPORT
+from synth.observations import CHILD_OF, PARENT_OF, SPOUSE_OF, NoteFacts, note
+from synth.population import ADULT2, SITFAM, Population
+from synth.spelling import MIXED_ACCENTS, apply_typos, spell
+from synth.territory import CITY, Territory
 
 INDEMNISATION = ("AUCUNE", "ARE", "ASS")
 TYPE_CSS = ("GRATUITE", "PARTICIPATION")

@@ -17,15 +17,15 @@ from pathlib import Path
 import polars as pl
 
 from recours.schemas import Schema, load_schemas
-from recours.synth.dates import default_period, reference_date
-from recours.synth.deliveries import CONVENTIONS, QUALITE, build_deliveries
-from recours.synth.economy import CATEGORIES, build_economy
-from recours.synth.population import build_population
-from recours.synth.render import INDEMNISATION, Renderer
-from recours.synth.takeup import territorial_effects
-from recours.synth.territory import Territory, allocate, load_territory
-from recours.synth.truth import planted_truth, truth_geography
-from recours.synth.writers import write_delimited, write_workbook
+from synth.dates import default_period, reference_date
+from synth.deliveries import CONVENTIONS, QUALITE, build_deliveries
+from synth.economy import CATEGORIES, build_economy
+from synth.population import build_population
+from synth.render import INDEMNISATION, Renderer
+from synth.takeup import territorial_effects
+from synth.territory import Territory, allocate, load_territory
+from synth.truth import planted_truth, truth_geography
+from synth.writers import write_delimited, write_workbook
 
 Progress = Callable[[str, int, int], None]
 SLICE = 100_000

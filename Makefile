@@ -40,6 +40,7 @@ airflow-stop:
 test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
 ## check: the inner loop: lint, then every test not marked slow (real Airflow runs, headless
@@ -47,11 +48,15 @@ test: install chromium
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow"
 
+## lint: ruff, the layers contract (dags -> app -> pipelines | synth -> anonymization -> recours,
+## pyproject.toml [tool.importlinter]) and the type checker
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

@@ -4,7 +4,7 @@ Partners spell names their own way (accents, case, hyphen or space, apostrophes,
 the traits pseudonym is made from a normal form that erases those differences: upper case,
 no accents, only letters; the first given name is the first word once hyphens become spaces
 (``JEAN-PIERRE`` and ``JEAN PIERRE`` both give ``JEAN``; ``N'GOLO`` gives ``NGOLO``). Dates of
-birth with an unknown day or month (``00``) take day 1 / January, as INDICATORS.md says.
+birth with an unknown day or month (``00``) take day 1 / January, as docs/regles.md says.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """NIR (French social security number) checks, vectorised.
 
-A NIR whose key fails is never used for linkage (INDICATORS.md): the row stays, the NIR is
+A NIR whose key fails is never used for linkage (docs/regles.md, "Le NIR"): the row stays, the NIR
 counted invalid. The key is 97 − (13-digit number mod 97), Corsica's ``2A``/``2B`` standing
 for 19/18. Numbers starting with 7 or 8 are temporary NIA numbers: usable, but flagged.
 """

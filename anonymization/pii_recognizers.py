@@ -2,7 +2,7 @@
 
 presidio ships no recognizer for French identifiers and, left to its defaults, would load an
 English spaCy model (downloading it when missing) and let `tldextract` fetch the public suffix
-list over the network. Personal data run on a closed machine (DESIGN.md, invariant 6), so
+list over the network. Personal data run on a closed machine (docs/architecture.md, invariant 6), so
 everything here is built explicitly: a spaCy engine that refuses to download, and recognizers
 for language ``"fr"`` only.
 
@@ -23,6 +23,7 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 import logging  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from typing import cast  # noqa: E402
 
 import regex as re  # noqa: E402  (presidio's regex engine; imported after the env guard)
 import spacy  # noqa: E402
@@ -132,13 +133,14 @@ class OfflineSpacyNlpEngine(SpacyNlpEngine):
     """
 
     def load(self) -> None:
-        self.nlp = {}
+        pipelines: dict[str, Language] = {}
+        self.nlp = pipelines  # type: ignore[assignment]  # presidio: unannotated `self.nlp = None`
         for model in self.models:
             self._validate_model_params(model)
             self._download_spacy_model_if_needed(model["model_name"])
             nlp = spacy.load(model["model_name"], exclude=list(EXCLUDED_COMPONENTS))
             nlp.add_pipe(LOWERCASE_LEMMA, last=True)
-            self.nlp[model["lang_code"]] = nlp
+            pipelines[model["lang_code"]] = nlp
 
     @staticmethod
     def _download_spacy_model_if_needed(model_name: str) -> None:
@@ -372,7 +374,8 @@ def analyze_without_ner(
     millisecond a value, is skipped. Lemmas are the lowercased forms, as in the full
     pipeline, so context words still count.
     """
-    engine = analyzer.nlp_engine
+    # Every analyzer here comes from build_analyzer, whose provider builds spaCy engines only.
+    engine = cast(SpacyNlpEngine, analyzer.nlp_engine)
     doc = engine.get_nlp(LANGUAGE).make_doc(text)
     artifacts = NlpArtifacts(
         entities=[],

@@ -2,7 +2,7 @@
 
 After minimisation, every text column that a convention lets through is scanned here; a column
 found to carry personal data is withheld (dropped) and reported to the DPO with counts by kind,
-never a value (DESIGN.md, invariant 1). The privacy tests use the same functions on outputs.
+never a value (docs/architecture.md, invariant 1). The privacy tests use these functions on outputs.
 
 Decision rule for withholding a column (`is_withheld`), on the DISTINCT non-blank values
 scanned:

@@ -1,4 +1,4 @@
-"""The one pseudonymization function: keyed HMAC-SHA256 (DESIGN.md, invariant 2).
+"""The one pseudonymization function: keyed HMAC-SHA256 (docs/architecture.md, invariant 2).
 
 Keyed so that nobody holding the code and a list of NIRs can recompute a pseudonym; each kind
 of value is hashed under its own domain label so that a NIR and a household number that happen

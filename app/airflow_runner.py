@@ -1,4 +1,4 @@
-"""Run the real ingest DAGs in-process for ``recours demo`` (DESIGN.md, "Airflow").
+"""Run the real ingest DAGs in-process for ``recours demo`` (docs/architecture.md, "Airflow").
 
 Why a child process: Airflow reads its configuration (``AIRFLOW_HOME``, metadata database,
 DAGs folder, logging) once, when ``airflow`` is first imported, and keeps it in module globals.

@@ -1,4 +1,4 @@
-"""The one command line: ``recours`` (DESIGN.md, "Contracts")."""
+"""The one command line: ``recours`` (docs/architecture.md, "Les contrats")."""
 
 from __future__ import annotations
 
@@ -153,14 +153,14 @@ def synth(home: Path, persons: int, seed: int, period: str | None, same_spelling
 def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
     """Traite les livraisons en attente, croise, publie (published/recours.duckdb) et écrit le
     rapport des analystes, comme le DAG crossing."""
-    from pipelines.crossing.run import cross_and_publish, summary_dict
-    from pipelines.ingest.run import ingest_all
+    from pipelines import cycle
+    from pipelines.crossing.run import summary_dict
     from pipelines.keys.keyfile import check_key_file_env
 
     check_key_file_env()  # a key file others can read is refused, as by keys rotate
 
     with progress_bar() as bar:
-        outcomes = ingest_all(Home(home), conventions_dir, progress_callback(bar, "Ingestion"))
+        outcomes = cycle.ingest(Home(home), conventions_dir, progress_callback(bar, "Ingestion"))
     summaries = [o.summary() for o in outcomes]
     if summaries:
         console.print(delivery_table(summaries))
@@ -171,7 +171,7 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
     else:
         console.print(f"Aucune livraison en attente dans {Home(home).landing}.")
     with progress_bar() as bar:
-        crossing = cross_and_publish(
+        crossing = cycle.cross_and_publish(
             Home(home), period, conventions_dir, progress_callback(bar, "Croisement")
         )
     console.print(crossing_table(summary_dict(crossing)))
@@ -179,9 +179,7 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
     restricted = crossing.disclosure.get("audit_restreint", [])
     if restricted:
         console.print(f"Audit restreint du secret (DPO) : {restricted[-1]}", markup=False)
-    from pipelines.report import report_and_exports
-
-    report, _ = report_and_exports(Home(home).published, crossing.period)
+    report, _ = cycle.report(Home(home), crossing.period)
     console.print(f"Rapport des analystes : {report}", markup=False)
 
 
@@ -243,11 +241,9 @@ def query(
 )
 def rapport(home: Path, period: str | None) -> None:
     """Écrit le rapport HTML des analystes et les exports (published/ seul)."""
-    from pipelines.report import report_and_exports
-    from recours.modes import share_published
+    from pipelines import cycle
 
-    report, exports = report_and_exports(Home(home).published, period)
-    share_published(Home(home).published)  # the analysts' group reads it (0750 / 0640)
+    report, exports = cycle.report(Home(home), period)
     console.print(f"Rapport : {report}", markup=False)
     console.print(
         f"Exports ({len(exports)} fichiers) : {exports[0].parent}"

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
 from airflow.sdk import Asset
 
 from recours.conventions import KNOWN_SOURCE
+from recours.errors import YamlFileError
+from recours.yamlfile import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +63,9 @@ def needed_conventions(conventions: list[str]) -> list[str]:
     plain YAML, so that parsing imports nothing heavy. An unreadable catalogue counts every
     convention as needed (the crossing itself then says what is wrong)."""
     try:
-        text = (REPO_ROOT / "indicators" / "catalogue.yaml").read_text(encoding="utf-8")
-        entries = yaml.safe_load(text)["indicators"]
+        entries = load_yaml(REPO_ROOT / "indicators" / "catalogue.yaml")["indicators"]
         used = {KNOWN_SOURCE, *(source for entry in entries for source in entry["sources"])}
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+    except (YamlFileError, KeyError, TypeError):
         return list(conventions)
     return [c for c in conventions if c in used]
 

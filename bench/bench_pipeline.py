@@ -232,10 +232,10 @@ def main() -> None:
     # All five deliveries in one process, as `recours run` does: libraries load once.
     code = (
         "import json, time; from pathlib import Path; t = time.perf_counter(); "
-        "from recours.home import Home; from pipelines.ingest.run import ingest_all; "
+        "from recours.home import Home; from pipelines import cycle; "
         "import great_expectations, presidio_analyzer; "
         "print(json.dumps({'import': time.perf_counter() - t})); "
-        f"o = ingest_all(Home(Path({str(home)!r}))); "
+        f"o = cycle.ingest(Home(Path({str(home)!r}))); "
         "print(json.dumps([x.summary() for x in o]))"
     )
     seconds, peak, out = run_child(code, env)
@@ -260,12 +260,13 @@ def main() -> None:
         )
     print(f"{'total':<36} {total_rows:>9,} {seconds:>6.1f} {total_rows / seconds:>10,.0f}")
 
-    # Crossing and publication, in their own process (as the crossing DAG's task).
+    # Crossing and publication, in their own process (as the crossing DAG's task); each stage
+    # through pipelines.cycle, the functions `recours run` and the DAGs call.
     code = (
         "import json, time; from pathlib import Path; "
-        "from recours.home import Home; from pipelines.crossing.run import cross_and_publish; "
-        "import pipelines.publish.run; t = time.perf_counter(); "
-        f"s = cross_and_publish(Home(Path({str(home)!r}))); "
+        "from recours.home import Home; from pipelines import cycle; "
+        "t = time.perf_counter(); "
+        f"s = cycle.cross_and_publish(Home(Path({str(home)!r}))); "
         "print(json.dumps({'seconds': time.perf_counter() - t, 'moves': s.linkage_moves, "
         "'stages': s.seconds, 'crossings': s.crossings, "
         "'rows': s.rows, 'secret': s.secret_share, 'rates': s.national_rates, "
@@ -312,17 +313,19 @@ def main() -> None:
         levels = ", ".join(f"{level} {share:.1%}" for level, share in sorted(shares.items()))
         print(f"    {name:<24} {levels}")
     report_code = (
-        "import json; from pathlib import Path; from pipelines.report import time_report; "
-        f"path, seconds = time_report(Path({str(home / 'published')!r})); "
-        "print(json.dumps({'seconds': seconds}))"
+        "import json, time; from pathlib import Path; from recours.home import Home; "
+        "from pipelines import cycle; t = time.perf_counter(); "
+        f"cycle.report(Home(Path({str(home)!r}))); "
+        "print(json.dumps({'seconds': time.perf_counter() - t}))"
     )
     seconds, peak, out = run_child(report_code, env)
     report = json.loads(out.strip().splitlines()[-1])
     print(
-        f"rapport des analystes : {report['seconds']:.1f} s ({seconds:.1f} s avec le lancement), "
+        f"rapport des analystes et exports : {report['seconds']:.1f} s "
+        f"({seconds:.1f} s avec le lancement), "
         f"pic {peak:,.0f} Mo (cible : < 20 s)"
     )
-    table.append(("rapport des analystes", seconds, peak))
+    table.append(("rapport des analystes et exports", seconds, peak))
     floor = read_floor(home, env)
     zone_coverage(home)
     linkage_quality(home)

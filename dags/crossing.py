@@ -1,11 +1,11 @@
-"""Crossing DAG: link the partners' files, compute the indicators, publish (DESIGN.md, "Airflow").
+"""Crossing DAG: link the partners' files, compute indicators, publish (docs/architecture.md).
 
 Scheduled on the Assets the ingest DAGs update (``recours://pseudonymized/<convention>``) of
 the conventions some indicator uses, any of them (a partner no indicator needs, or one that has
 not delivered, delays nobody), and every morning as well: Asset events that arrive while the DAG
 is paused are lost, so the daily run catches up from the pseudonymized zone itself, and does
 nothing when the latest publication already stands on the current deliveries. Thin like the
-ingest DAGs: the task calls ``pipelines.crossing.run.cross_and_publish``, the function
+ingest DAGs: the tasks call ``pipelines.cycle.cross_and_publish`` and ``report``, the functions
 ``recours run`` calls. The crossing works on pseudonyms only: it needs no key.
 """
 
@@ -90,14 +90,12 @@ de `published/recours.duckdb` seul : ce rapport ne peut rien montrer que la publ
 
 def run_report(period: str) -> dict[str, Any]:
     """The analysts' report and exports of the period just published (paths only)."""
-    from pipelines.report import report_and_exports
+    from pipelines import cycle
     from recours.home import Home
-    from recours.modes import share_published
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
     with fail_without_retry_on_recours_error():
-        report, exports = report_and_exports(home.published, period)
-    share_published(home.published)  # a reader takes no lock; the analysts' group reads it
+        report, exports = cycle.report(home, period)
     return {"rapport": str(report), "exports": len(exports)}
 
 
@@ -105,7 +103,8 @@ def run_crossing() -> dict[str, Any]:
     """Cross and publish the latest complete period; returns counts only (the task's XCom)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from pipelines.crossing.run import cross_and_publish, crossing_pending, summary_dict
+    from pipelines import cycle
+    from pipelines.crossing.run import crossing_pending, summary_dict
     from recours.home import Home
 
     home = Home(Path(os.environ.get(HOME_ENV, DEFAULT_HOME)))
@@ -118,7 +117,7 @@ def run_crossing() -> dict[str, Any]:
                 "rien de nouveau : la dernière publication repose déjà sur les livraisons "
                 "présentes dans la zone pseudonymisée"
             )
-        return summary_dict(cross_and_publish(home, None, conventions_dir()))
+        return summary_dict(cycle.cross_and_publish(home, None, conventions_dir()))
 
 
 def schedule() -> AssetOrTimeSchedule | None:

@@ -1,4 +1,4 @@
-"""Ingest DAGs: one ``ingest_<convention id>`` DAG per convention file (DESIGN.md, "Airflow").
+"""Ingest DAGs: one ``ingest_<convention id>`` DAG per convention (docs/architecture.md, "Airflow").
 
 Why a factory: a new partner is added by dropping its convention YAML into ``conventions/``;
 the data team then sees its ingest DAG in Airflow without anyone writing Python.

@@ -1,4 +1,4 @@
-"""Retention DAG: every day, purge what has outlived its convention (DESIGN.md, "Airflow").
+"""Retention DAG: every day, purge what outlived its convention (docs/architecture.md, "Airflow").
 
 Thin like the others: the task calls ``pipelines.retention.purge`` with today's date, the
 function ``recours purge`` calls. Parsing opens no file and imports nothing heavy.

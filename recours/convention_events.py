@@ -43,6 +43,9 @@ def _last_seen(events: list[dict[str, Any]]) -> dict[str, tuple[str, bool]]:
     seen: dict[str, tuple[str, bool]] = {}
     for event in events:
         kind, convention = event.get("evenement"), event.get("convention")
+        # Only events about a convention carry its id; anything else can never be looked up.
+        if not isinstance(convention, str):
+            continue
         if kind in (ADDED, AMENDED):
             seen[convention] = (event["sha256"], False)
         elif kind == EXPIRED and convention in seen:

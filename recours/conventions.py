@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TextIO, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 from recours.errors import RecoursError
 from recours.schemas import (
@@ -33,7 +33,7 @@ from recours.schemas import (
     load_schemas,
     schema_dirs,
 )
-from recours.yamlfile import Located, YamlSyntaxError, load_located
+from recours.yamlfile import Located, Vocabulary, YamlSyntaxError, build, check, parse_node
 
 REPO_CONVENTIONS = Path(__file__).resolve().parent.parent / "conventions"
 DEFAULT_DIR = REPO_CONVENTIONS  # the name app.cli uses
@@ -394,30 +394,24 @@ def _read(path: Path) -> _Read:
     """Parse and type-check one file, collecting every problem instead of raising."""
     where, stem = _Where(path.name), path.stem
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = parse_node(path)
     except UnicodeDecodeError:
         return _Read(path.name, stem, [where.problem("fichier illisible : encodage UTF-8 attendu")])
-    except yaml.YAMLError as exc:
-        return _Read(path.name, stem, [_syntax_problem(path.name, exc)])
+    except YamlSyntaxError as exc:
+        return _Read(path.name, stem, [_syntax_problem(exc)])
     problems = list(_node_problems(node, path.name)) if node is not None else []
     try:
-        located = load_located(path)
+        located = build(path, node)
     except YamlSyntaxError as exc:
-        message = str(exc).split(" : ", 1)[-1]
-        return _Read(path.name, stem, problems or [ConventionProblem(path.name, exc.line, message)])
+        return _Read(path.name, stem, problems or [_syntax_problem(exc)])
     except ValueError as exc:  # a value YAML cannot build, e.g. an impossible date
         return _Read(path.name, stem, problems or [where.problem(f"valeur illisible ({exc})")])
     result = _Read(path.name, _claimed_id(located.data, stem), problems, located)
     if located.data is None:
         result.problems.append(where.problem("fichier vide : une convention est attendue"))
         return result
-    try:
-        result.convention = Convention.model_validate(located.data)
-    except ValidationError as exc:
-        where.located = located
-        errors = _without_echoes(exc.errors())
-        result.problems.extend(_translate(error, where) for error in errors)
+    result.convention, found = check(located, Convention, _VOCABULARY)
+    result.problems.extend(ConventionProblem(*problem) for problem in found)
     return result
 
 
@@ -428,11 +422,9 @@ def _claimed_id(data: Any, stem: str) -> str:
     return stem
 
 
-def _syntax_problem(file: str, exc: yaml.YAMLError) -> ConventionProblem:
-    mark = getattr(exc, "problem_mark", None)
-    line = mark.line + 1 if mark is not None else 1
-    problem = getattr(exc, "problem", None) or str(exc)
-    return ConventionProblem(file, line, f"YAML invalide ({problem})")
+def _syntax_problem(exc: YamlSyntaxError) -> ConventionProblem:
+    # the parser's own words, as this check has always printed them
+    return ConventionProblem(exc.path.name, exc.line, f"YAML invalide ({exc.problem})")
 
 
 def _node_problems(node: yaml.Node, file: str) -> Iterator[ConventionProblem]:
@@ -468,7 +460,7 @@ def _node_problems(node: yaml.Node, file: str) -> Iterator[ConventionProblem]:
             )
 
 
-# --- pydantic errors, in French -----------------------------------------------------------------
+# --- pydantic errors, in this file's words (recours.yamlfile words them) --------------------------
 
 _MISSING = {
     "id": "identifiant manquant",
@@ -525,67 +517,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _without_echoes(errors: list[Any]) -> list[Any]:
-    """Drop "too short" errors that only echo an invalid item (pydantic reports both)."""
-    locs = [tuple(error["loc"]) for error in errors]
-
-    def echoes(error: Any) -> bool:
-        loc = tuple(error["loc"])
-        return error["type"] == "too_short" and any(
-            other != loc and other[: len(loc)] == loc for other in locs
-        )
-
-    return [error for error in errors if not echoes(error)]
-
-
-def _translate(error: Any, where: _Where) -> ConventionProblem:
-    """One pydantic error as a French sentence located on the offending line."""
-    loc = tuple(error["loc"])
-    names = [part for part in loc if isinstance(part, str)]
-    last = names[-1] if names else ""
-    path = _dotted(loc)
-    value = error.get("input")
-    kind = error["type"]
-    if value is None and kind.endswith("_type"):  # "key:" written with nothing after it
-        message = f"valeur vide pour {path}"
-    elif kind == "missing":
-        message = f"{_MISSING.get(last, 'clé obligatoire manquante')} ({path})"
-    elif kind == "extra_forbidden":
-        message = f"clé inconnue « {last} » ({path})"
-    elif kind == "literal_error":
-        choices = ", ".join(_CHOICES.get(last, ()))
-        message = f"valeur « {value} » non admise pour {path} (attendu : {choices})"
-    elif kind.startswith("date_"):
-        message = f"date invalide pour {path} : « {value} » (attendu AAAA-MM-JJ)"
-    elif kind.startswith("int_"):
-        message = f"nombre entier attendu pour {path} : « {value} »"
-    elif kind.startswith("bool_"):
-        message = f"true ou false attendu pour {path} : « {value} »"
-    elif kind == "string_type":
-        message = f"texte attendu pour {path}"
-    elif kind == "string_too_short":
-        message = f"texte vide pour {path}"
-    elif kind == "string_pattern_mismatch":
-        message = f"format invalide pour {path} : « {value} » (attendu : {_FORMATS.get(last, '?')})"
-    elif kind in ("list_type", "tuple_type"):
-        message = f"liste attendue pour {path}"
-    elif kind in ("dict_type", "model_type"):
-        message = f"table de clés attendue pour {path or 'le fichier'}"
-    elif kind == "too_short":
-        message = f"au moins un élément attendu pour {path}"
-    elif kind == "greater_than_equal":
-        message = f"{path} : {value} est inférieur au minimum {error['ctx']['ge']}"
-    else:  # not expected from these models; still located and readable
-        message = f"{path} : {error['msg']}"
-    return where.problem(message, *loc)
-
-
-def _dotted(loc: tuple[str | int, ...]) -> str:
-    """``('datasets', 0, 'fields', 'NIR')`` -> ``datasets[0].fields.NIR``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
+_VOCABULARY = Vocabulary(missing=_MISSING, formats=_FORMATS, choices=_CHOICES)
 
 
 # --- rules within one file ----------------------------------------------------------------------
@@ -634,7 +566,7 @@ def _date_problems(convention: Convention, where: _Where) -> Iterator:
 
 
 def _threshold_problems(convention: Convention, where: _Where) -> Iterator:
-    # An error, not a warning: 11 is the floor of the disclosure rules (INDICATORS.md).
+    # An error, not a warning: 11 is the floor of the disclosure rules (docs/regles.md).
     if convention.publication_threshold < PUBLICATION_FLOOR:
         yield where.problem(
             f"seuil de publication {convention.publication_threshold} inférieur au plancher "
@@ -715,7 +647,7 @@ def _coverage_problems(
 def _field_problems(
     rule: FieldRule, column: Column, label: str, where: _Where, keys: tuple[str | int, ...]
 ) -> Iterator[ConventionProblem]:
-    """The design's invariants for one column (DESIGN.md, invariant 1)."""
+    """The design's invariants for one column (docs/architecture.md, invariant 1)."""
     expected = "free_text" if column.type == "text" else ROLE_CATEGORY.get(column.role or "")
     if expected is not None and rule.category != expected:
         reason = "texte libre" if column.type == "text" else f"rôle {column.role}"

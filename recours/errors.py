@@ -13,6 +13,19 @@ class RecoursError(Exception):
     """Base class: every error the pipeline raises on purpose, with a French message."""
 
 
+class YamlFileError(RecoursError, ValueError):
+    """A YAML file a person edits (convention, schema, catalogue, secret.yaml) cannot be used.
+
+    Raised by ``recours.yamlfile``: one ``problems`` entry per fault, each « <fichier>, ligne
+    <n> : <règle> » (or the path alone when the file cannot be read). A ``ValueError`` too, for
+    the callers that caught the parser's errors as such.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
+
+
 # Every reason a whole delivery can be refused: the stable ids the audit log, the quarantine
 # reason files and docs/ingestion.md use (a test fails when one is undocumented).
 REFUSAL_RULES = {

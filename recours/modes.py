@@ -1,4 +1,4 @@
-"""Private at rest: who may read what the pipeline leaves on disk (DESIGN.md, invariant 1).
+"""Private at rest: who may read what the pipeline leaves (docs/architecture.md, invariant 1).
 
 Why explicit modes on top of the umask: the umask (077, set by ``recours`` and by the Airflow
 tasks) only governs files as they are created. A delivery moved from ``landing/`` to

@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from recours.yamlfile import load_located
+from recours.errors import YamlFileError
+from recours.yamlfile import YamlSyntaxError, load_yaml
 
 ColumnType = Literal["string", "text", "integer", "decimal", "date", "nir", "commune"]
 # What a column *means*, whatever each partner calls it: the pipeline's generic steps
@@ -58,7 +59,13 @@ class Column(BaseModel):
         if self.type == "date" and self.date_format is None:
             raise ValueError(f"colonne {self.name} : une date doit préciser date_format")
         if self.pattern is not None:
-            re.compile(self.pattern)
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:  # not a ValueError: pydantic would let it through raw
+                raise ValueError(
+                    f"colonne {self.name} : motif « pattern » invalide (expression régulière "
+                    f"incorrecte, position {exc.pos})"
+                ) from None
         return self
 
     @property
@@ -123,16 +130,19 @@ class Schema(BaseModel):
             return None
 
 
-class SchemaError(ValueError):
+class SchemaError(YamlFileError):
     """A schema file is wrong; says which file and where."""
 
 
 def load_schema(path: Path) -> Schema:
-    located = load_located(path)
+    """One layout, checked: a syntax error is a YamlSyntaxError (file, line, column), any other
+    fault a SchemaError listing each broken rule with its line."""
     try:
-        return Schema.model_validate(located.data)
-    except Exception as exc:  # pydantic.ValidationError: rephrase with the file name
-        raise SchemaError(f"{path.name} : schéma invalide\n{exc}") from exc
+        return load_yaml(path, Schema)
+    except YamlSyntaxError:
+        raise
+    except YamlFileError as exc:
+        raise SchemaError(f"{path.name} : schéma invalide\n{exc}") from None
 
 
 def schema_dirs(conventions_dir: Path | None = None) -> list[Path]:

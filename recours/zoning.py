@@ -204,10 +204,10 @@ class Zoning:
 @cache
 def zoning() -> Zoning:
     """The shipped zoning, checked; its version and floor come from ``zonage_31.yaml``."""
-    from recours.yamlfile import load_located
+    from recours.yamlfile import load_yaml
 
     frame = read_zoning(ZONING_CSV)
-    description = load_located(ZONING_DESCRIPTION).data
+    description = load_yaml(ZONING_DESCRIPTION)
     fingerprint = hashlib.sha256(ZONING_CSV.read_bytes()).hexdigest()
     if description.get("empreinte_csv") != fingerprint:
         raise ZoningError(

@@ -1,15 +1,15 @@
 """Calendar arithmetic shared by the generator and the planted truth.
 
 Dates are epoch days (``int``, days since 1970-01-01) so that a whole population is built,
-shifted and compared in one vectorised numpy step; the calendar rules of INDICATORS.md
+shifted and compared in one vectorised numpy step; the calendar rules of docs/regles.md
 ("R minus k months", completed years at R) are written once, here.
 
-Age at R. INDICATORS.md says "completed years at R". R is always the last day of a month, so
+Age at R: completed years at R (docs/regles.md). R is always the last day of a month, so
 whether a birthday has passed by R depends on the month of birth only: everybody born in R's
 month has had their birthday by the month's last day. That includes a person born on
 29 February when R is 28 February of a common year: such a person reaches their birthday at the
 end of February. The pipeline, which keeps only the month of birth, computes the same age.
-A date of birth with an unknown day or month (``00``) counts as day 1 / month 1 (INDICATORS.md),
+A date of birth with an unknown day or month (``00``) counts as day 1 / month 1 (docs/regles.md),
 which is also the person's true date of birth in the synthetic population.
 """
 

@@ -248,7 +248,7 @@ chaque ligne des fichiers partenaires à une personne) : il ne doit jamais être
 copié dans `published/`, ni lu par le pipeline. Il sert uniquement à évaluer le pipeline.
 
 Les indicateurs sont calculés sur la population vraie, avec un appariement parfait (le
-générateur sait qui est qui), selon les règles exactes de INDICATORS.md, sans secret
+générateur sait qui est qui), selon les règles exactes de docs/regles.md, sans secret
 statistique.
 
 ## Fichiers

@@ -121,7 +121,8 @@ def _age_table(components: list[tuple[float, float, float]], low: int, high: int
     return np.cumsum(density) / density.sum()
 
 
-REFERENCE_AGES = {
+# (household kind, commune class) → (age mixture of (weight, mean, sd), lowest age, highest age)
+REFERENCE_AGES: dict[tuple[int, int], tuple[list[tuple[float, float, float]], int, int]] = {
     (SINGLE, CITY): ([(0.36, 23, 4), (0.34, 48, 13), (0.30, 79, 9)], 18, 100),
     (SINGLE, TOWN): ([(0.18, 24, 4), (0.40, 52, 11), (0.42, 78, 9)], 18, 100),
     (SINGLE, RURAL): ([(0.10, 25, 5), (0.42, 54, 11), (0.48, 78, 9)], 18, 100),
@@ -380,9 +381,9 @@ def _birthplaces(
     department[corsica] = np.where(rng.random(corsica.sum()) < 0.5, nir.CORSE_SUD, nir.HAUTE_CORSE)
     commune3[corsica] = np.where(department[corsica] == nir.CORSE_SUD, 4, 33)
     near = rng.random(elsewhere.sum()) < 0.75
-    weights = np.array(BIRTH_DEPARTMENT_WEIGHTS) / sum(BIRTH_DEPARTMENT_WEIGHTS)
+    near_weights = np.array(BIRTH_DEPARTMENT_WEIGHTS) / sum(BIRTH_DEPARTMENT_WEIGHTS)
     near_pick = np.array(BIRTH_DEPARTMENTS)[
-        np.searchsorted(np.cumsum(weights), rng.random(elsewhere.sum()) * 0.999999, "right")
+        np.searchsorted(np.cumsum(near_weights), rng.random(elsewhere.sum()) * 0.999999, "right")
     ]
     far_pick = np.array(OTHER_DEPARTMENTS)[rng.integers(0, len(OTHER_DEPARTMENTS), elsewhere.sum())]
     department[elsewhere] = np.where(near, near_pick, far_pick)

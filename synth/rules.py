@@ -1,4 +1,4 @@
-"""The indicator rules of INDICATORS.md, in exact integer arithmetic.
+"""The indicator rules of docs/regles.md, in exact integer arithmetic.
 
 The planted truth must not depend on binary floating point: a household whose resources sit
 exactly on a threshold must fall on the side the rule says. Amounts are integer cents and every

@@ -13,6 +13,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from recours.sqlfile import read_sql
+
+PAIRS_SQL = Path(__file__).resolve().parent / "sql" / "paires_appariement.sql"
+
 
 @dataclass(frozen=True)
 class LinkageScore:
@@ -56,21 +60,5 @@ def score(liens: pl.DataFrame, truth: pl.DataFrame) -> LinkageScore:
     """Pairwise precision and recall over records of different sources."""
     con = duckdb.connect()
     con.register("liens", liens.join(truth, on="rid"))
-    predicted, actual, correct = con.sql(
-        """
-        with
-        predites as (
-            select a.rid as r1, b.rid as r2 from liens as a
-            inner join liens as b on a.personne_id = b.personne_id and a.source < b.source
-        ),
-        vraies as (
-            select a.rid as r1, b.rid as r2 from liens as a
-            inner join liens as b on a.person_id = b.person_id and a.source < b.source
-        )
-        select
-            (select count(*) from predites),
-            (select count(*) from vraies),
-            (select count(*) from predites inner join vraies using (r1, r2))
-        """
-    ).fetchall()[0]
+    predicted, actual, correct = con.sql(read_sql(PAIRS_SQL)).fetchall()[0]
     return LinkageScore(predicted, actual, correct)

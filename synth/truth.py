@@ -1,7 +1,7 @@
 """The planted truth: the indicators as a perfect pipeline would publish them.
 
 Computed from the deliveries' values (what the files show) and the true identities (who each
-line really is), i.e. with perfect linkage, implementing INDICATORS.md independently of any
+line really is), i.e. with perfect linkage, implementing docs/regles.md independently of any
 pipeline code: exact integer rules from ``rules.py``, ages from the defining source's date of
 birth (with the month-of-birth convention of ``dates.py``), territory from the defining source's
 commune, units outside 31 left out, no disclosure control (the truth is not published).
@@ -20,7 +20,7 @@ build a tiny hand-made household and check the figures by hand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -260,7 +260,7 @@ def _combinations(indicator: Indicator, level: str) -> list[tuple[bool, bool]]:
     return [(b, t) for b in bands for t in types]
 
 
-def truth_geography(codes: Sequence[str], epci: Sequence[str]) -> pl.DataFrame:
+def truth_geography(codes: Iterable[str], epci: Iterable[str]) -> pl.DataFrame:
     """code_insee, epci and observation zone of every commune of 31: where a unit is counted."""
     zones = zoning().frame.select(
         pl.col("code_commune").alias("code_insee"), pl.col("code_zone").alias("zone")

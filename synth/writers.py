@@ -14,6 +14,7 @@ import io
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -33,7 +34,7 @@ def write_delimited(
     """Write the slices (string columns in schema order) and return the number of lines."""
     codec = CODECS[schema.encoding]
     terminator = "\r\n" if schema.line_ending == "crlf" else "\n"
-    quote_style = "necessary" if schema.quote else "never"
+    quote_style: Literal["necessary", "never"] = "necessary" if schema.quote else "never"
     lines = 0
     with path.open("wb") as handle:
         if schema.encoding == "utf-8-sig":

@@ -86,7 +86,7 @@ def _fingerprint(root: Path) -> dict[str, list]:
 
 def _build(base: Path) -> None:
     """synth → ingest (every delivery accepted) → cross and publish → report and exports."""
-    from pipelines.crossing.run import cross_and_publish
+    from pipelines.cycle import cross_and_publish
     from pipelines.ingest.run import ingest_all
     from pipelines.report import report_and_exports
     from synth import synthesize

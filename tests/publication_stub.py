@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-import pipelines.crossing.run as crossing_run
+import pipelines.cycle as crossing_run
 
 
 class _Published:

@@ -36,7 +36,7 @@ from recours.schemas import REPO_SCHEMAS, load_schemas
 FILES = ["caf31.yaml", "carsatmp.yaml", "cd31.yaml", "cpam31.yaml", "ftocc.yaml"]
 IDS = ["caf31", "carsatmp", "cd31", "cpam31", "ftocc"]
 SCHEMA_LIST = "caf31_allocataires, carsatmp_retraites, cd31_usagers, cpam31_css, ftocc_demandeurs"
-# Who may be crossed with whom (INDICATORS.md, "sources", plus cd31 for every indicator).
+# Who may be crossed with whom (docs/regles.md, "Les sources", plus cd31 for every indicator).
 CROSSINGS = {
     frozenset({"caf31", "cpam31"}),
     frozenset({"caf31", "carsatmp"}),

@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 import yaml
 
-from pipelines.crossing.run import NothingToCrossError, cross_and_publish
+from pipelines.crossing.run import NothingToCrossError
+from pipelines.cycle import cross_and_publish
 from pipelines.dpo_report import write_dpo_report
 from pipelines.ingest.run import ingest_all
 from pipelines.report import report_and_exports

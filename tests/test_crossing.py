@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from anonymization.disclosure import attack
-from pipelines.crossing.run import cross_and_publish
+from pipelines.cycle import cross_and_publish
 from pipelines.ingest.run import ingest_all
 from pipelines.publish.attacker_view import build_view
 from recours.audit_log import read_events

@@ -83,7 +83,7 @@ def scenario(tmp_path_factory):
     """(home, conventions copy, planted identifiers): ingested, crossed, published."""
     from test_privacy import identifiers
 
-    from pipelines.crossing.run import cross_and_publish
+    from pipelines.cycle import cross_and_publish
     from pipelines.ingest.run import ingest_all
 
     root = tmp_path_factory.mktemp("dpo")
@@ -166,9 +166,7 @@ def test_expired_convention_is_red_and_expiring_one_is_flagged(report):
     assert (
         f'<span class="etiquette">expire dans moins de 60 jours</span> ({EXPIRING_DAYS} j)' in html
     )
-    css = (
-        Path(__file__).parent.parent / "pipelines/dpo_report/templates/rapport_dpo.css"
-    ).read_text()
+    css = (Path(__file__).parent.parent / "pipelines/templates/rapport.css").read_text()
     assert "tr.etat-expiree td, article.etat-expiree .etiquette { color: var(--rouge); }" in css
     alerts = {(a["niveau"], a["texte"]) for a in facts["alertes"]}
     assert ("rouge", f"Convention {EXPIRED} expirée depuis le 2025-07-01") in alerts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.console import crossing_table
-from pipelines.dpo_report.html import _percent
+from pipelines.templating import percent as _percent
 from recours import french
 
 

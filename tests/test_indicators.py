@@ -1,4 +1,4 @@
-"""The indicator rules of INDICATORS.md, on small hand-made households.
+"""The indicator rules of docs/regles.md, on small hand-made households.
 
 Every figure below can be checked by hand: the arithmetic is in the comments. The reference
 date is R = 2025-06-30 unless a test says otherwise, so "R minus 3 months" is 2025-03-31 and

@@ -15,7 +15,7 @@ from publication_stub import PublicationStub, counts
 
 from anonymization.pseudonymize import InvalidKeyError, Pseudonymizer
 from pipelines.crossing.deliveries import MixedKeysError
-from pipelines.crossing.run import cross_and_publish
+from pipelines.cycle import cross_and_publish
 from pipelines.ingest.run import ingest_convention
 from pipelines.keys import RawFilesMissing, SameKeyError, rotate
 from pipelines.keys.keyfile import KeyFileTooOpen, read_new_key

@@ -31,7 +31,8 @@ from pipelines.publish.least_loss import (
 )
 from pipelines.publish.model import ENSEMBLE, UNIT_COLUMNS, IndicatorUnits, conform, empty
 from pipelines.publish.protection import Protection, Relation
-from pipelines.publish.secondary import primary_rules, protect, requirements
+from pipelines.publish.requirements import primary_rules, requirements
+from pipelines.publish.secondary import protect
 from pipelines.publish.secret import flag_primary, withhold
 from pipelines.publish.territories import commune_frame, territoires_table
 

@@ -53,7 +53,7 @@ PAUSED_RUN = textwrap.dedent(
     import sys, time
     from pathlib import Path
 
-    import pipelines.crossing.run as crossing
+    import pipelines.cycle as crossing
 
     ready, go, home = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     real = crossing.cross_and_publish

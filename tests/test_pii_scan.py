@@ -20,7 +20,7 @@ from anonymization import pii_scan as ps
 
 
 def nir_key(first13: str) -> str:
-    """97 - (13-digit number mod 97), Corsica 2A -> 19, 2B -> 18 (partners/README.md)."""
+    """97 - (13-digit number mod 97), Corsica 2A -> 19, 2B -> 18 (the NIR key rule)."""
     number = int(first13.upper().replace("2A", "19").replace("2B", "18"))
     return f"{97 - number % 97:02d}"
 

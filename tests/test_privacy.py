@@ -1,4 +1,4 @@
-"""Invariant 1 of DESIGN.md, tested: no direct identifier outside ``landing/``.
+"""Invariant 1 of docs/architecture.md, tested: no direct identifier outside ``landing/``.
 
 The demo pipeline runs for real (Airflow DAGs in-process, Great Expectations, presidio) on a
 synthetic Haute-Garonne (the session's ``airflow_world``, tests/conftest.py: slow tests), plus

@@ -1,9 +1,10 @@
 """The schema-driven reader on small hand-made partner files (``tests/fixtures``).
 
-Each fixture holds one quirk of a partner layout (``shared/partners/*.md``) or one way a delivery
-can be wrong. Good files must come back with the exact values, every accent right, and the
-physical line (or Excel row) of each record; bad files must be refused with a stable rule and a
-message that names the file (and line or column where it applies) but never quotes a cell.
+Each fixture holds one quirk of a partner layout (the technical annexes of the conventions)
+or one way a delivery can be wrong. Good files must come back with the exact values, every
+accent right, and the physical line (or Excel row) of each record; bad files must be refused
+with a stable rule and a message that names the file (and line or column where it applies)
+but never quotes a cell.
 ``tests/fixtures/make_fixtures.py`` writes the fixtures; these tests read the files only.
 """
 

@@ -16,7 +16,8 @@ import pytest
 from publication_stub import PublicationStub
 
 from pipelines.crossing.indicators import load_catalogue
-from pipelines.crossing.run import NothingToCrossError, cross_and_publish
+from pipelines.crossing.run import NothingToCrossError
+from pipelines.cycle import cross_and_publish
 from pipelines.ingest.run import ingest_all
 from pipelines.retention import plan_purge, purge, retention_status
 from recours.audit_log import read_events, verify_chain

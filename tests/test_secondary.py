@@ -1,4 +1,4 @@
-"""Secondary secret and release gate on our own tables (INDICATORS.md, rule 2).
+"""Secondary secret and release gate on our own tables (docs/regles.md, rule 2).
 
 Each case is first shown broken with the primary secret alone (the attacker recomputes a small
 count exactly from the published totals), then safe once ``protect`` has chosen complements: the

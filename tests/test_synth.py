@@ -30,7 +30,7 @@ from synth.truth import CATALOGUE, aggregate, indicator_units, truth_geography
 PERIOD = "2025-06"
 R = date(2025, 6, 30)
 SCHEMAS = {schema.convention: schema for schema in load_schemas().values()}
-# Column order as written in ../shared/partners/*.md.
+# Column order as written in the partners' technical annexes (schemas/*.yaml).
 SPEC_HEADERS = {
     "caf31": "NUMALLOC QUALITE NIR NOMNAIS NOMUSAGE PRENOM DTNAIS SEXE ADRESSE CODEPOSTAL "
     "CODECOMMUNE SITFAM NBENFCHARGE RESSTRIM REVACTTRIM MTAL DROITRSA DROITPPA DROITAAH",
@@ -672,7 +672,7 @@ def test_truth_matches_the_files_recomputed_with_fractions(
     generated: tuple[Path, SynthSummary],
 ) -> None:
     """Département totals recomputed from the delivered text alone (plus the true ids), in
-    exact rational arithmetic, written straight from INDICATORS.md."""
+    exact rational arithmetic, written straight from docs/regles.md."""
     home, _ = generated
     territory = load_territory()
     in31 = set(territory.codes[: territory.n31].tolist())

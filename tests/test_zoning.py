@@ -472,7 +472,7 @@ def test_write_zoning_checks_what_it_writes(tmp_path):
 def test_a_run_with_a_broken_zoning_publishes_nothing(copied, tmp_path):
     """The crossing checks the zoning before anything else: a broken zoning file stops the run
     with its French message, and no publication (not even an empty one) is written."""
-    from pipelines.crossing.run import cross_and_publish
+    from pipelines.cycle import cross_and_publish
     from recours.home import Home
 
     csv_copy, _ = copied

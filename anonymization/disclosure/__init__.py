@@ -2,8 +2,8 @@
 
 Generic on purpose: the publication code describes its tables as a :class:`System` of cells and
 linear relations; :func:`attack` computes what an attacker deduces about every withheld cell and
-:func:`audit` says whether the sensitive ones stay protected (see ``INDICATORS.md``, "Disclosure
-rules").
+:func:`audit` says whether the sensitive ones stay protected (see ``docs/regles.md``, "Secret
+statistique").
 """
 
 from anonymization.disclosure.attacker import AuditResult, Interval, attack, audit

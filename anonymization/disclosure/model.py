@@ -192,7 +192,10 @@ def compile_system(system: System, names: Iterable[str] | None = None) -> Linear
     index = {name: i for i, name in enumerate(variables)}
 
     def build(relations: list[dict[str, int]]) -> tuple[sparse.csr_array, np.ndarray]:
-        rows, cols, data, rhs = [], [], [], []
+        rows: list[int] = []
+        cols: list[int] = []
+        data: list[float] = []
+        rhs: list[float] = []
         for relation in relations:
             if not any(name in index for name in relation):
                 continue

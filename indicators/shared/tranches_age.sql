@@ -1,6 +1,6 @@
 -- Relation partagée tranches_age : les tranches d'âge publiées et leurs bornes.
 --
--- Calcule : les sept tranches d'âge de INDICATORS.md, chacune avec ses bornes en années
+-- Calcule : les sept tranches d'âge de docs/regles.md, chacune avec ses bornes en années
 --   révolues à R : age_min inclus, age_fin exclu ; une borne vide n'arrête pas la tranche (un
 --   âge négatif tombe dans 0-17, un âge de 75 ans ou plus dans 75+). Un âge inconnu (vide)
 --   n'est dans aucune tranche. Rattacher un âge à sa tranche :
@@ -9,7 +9,7 @@
 --         and (tranches_age.age_fin is null or age < tranches_age.age_fin)
 -- Grain : une ligne par tranche d'âge (les tranches ne se chevauchent pas et couvrent tous les
 --   âges : chaque âge connu est dans exactement une tranche).
--- Sources : aucune table (définition de INDICATORS.md).
+-- Sources : aucune table (définition de docs/regles.md).
 -- Paramètres : aucun.
 
 with

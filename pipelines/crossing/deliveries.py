@@ -1,4 +1,4 @@
-"""Which accepted deliveries a period uses (INDICATORS.md, "Common definitions").
+"""Which accepted deliveries a period uses (docs/regles.md, "Définitions communes").
 
 A run for period P uses, for each dataset, the latest delivery whose extraction date falls in P
 — or, for a dataset delivered every k months (the CARSAT, quarterly), in P or the k − 1 months
@@ -13,10 +13,8 @@ from datetime import date
 from pathlib import Path
 
 from recours.errors import RecoursError
-from recours.home import Home
+from recours.home import Home, parquet
 from recours.schemas import Schema
-
-MANIFEST = "manifest.json"
 
 
 class NoPeriodError(RecoursError):
@@ -71,11 +69,11 @@ def shift(period: str, months: int) -> str:
 def accepted(home: Home) -> list[Delivery]:
     """Every accepted delivery still in the pseudonymized zone, oldest first."""
     found = []
-    for manifest in sorted(home.pseudonymized.glob(f"*/*/[0-9]*/{MANIFEST}")):
+    for manifest in home.manifests():
         data = json.loads(manifest.read_text(encoding="utf-8"))
         extraction = date.fromisoformat(data["extraction"])
-        parquet = manifest.parent / f"{data['schema']}.parquet"
-        found.append(Delivery(data["convention"], data["schema"], extraction, parquet, data))
+        table = parquet(manifest.parent, data["schema"])
+        found.append(Delivery(data["convention"], data["schema"], extraction, table, data))
     return sorted(found, key=lambda d: (d.extraction, d.convention))
 
 

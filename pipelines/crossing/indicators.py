@@ -1,6 +1,6 @@
 """The indicator catalogue as data, and its computation in DuckDB.
 
-INDICATORS.md's rules must be readable and recomputable by a DPO, an analyst or a test, and the
+The rules (docs/regles.md) must be readable and recomputable by a DPO, an analyst or a test, and the
 amounts they use are revalued every year. So an indicator is not Python code: it is an entry of
 ``indicators/catalogue.yaml`` (what it counts in plain French, its sources and caveats), one SQL
 file (the rule itself, one query an analyst can read) and dated amounts in
@@ -44,12 +44,14 @@ from pydantic import (
 from pipelines.crossing.sources import source_tables
 from recours.conventions import KNOWN_SOURCE  # cd31: ``connu`` only, never in ``sources``
 from recours.errors import RecoursError
+from recours.sqlfile import SqlFileMissing, SqlFileNotUtf8, read_sql, sql_header
 from recours.yamlfile import Located, YamlSyntaxError, load_located
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 REPO_INDICATORS = Path(__file__).resolve().parents[2] / "indicators"
+SQL = Path(__file__).resolve().parent / "sql"
 CATALOGUE_FILE = "catalogue.yaml"
 PARAMETERS_FILE = "parameters.yaml"
 SHARED_DIR = "shared"  # one relation per file, read by name (the file's stem) by the other files
@@ -354,7 +356,12 @@ def _translate(error: dict[str, Any], document: Located) -> str:
             else "identifiant invalide (minuscules, chiffres et _, commençant par une lettre)"
         )
     else:
-        message = _MESSAGES[kind].format(**ctx) if kind in _MESSAGES else str(error["msg"])
+        # never pydantic's English: a rule without a French sentence is named by its type
+        message = (
+            _MESSAGES[kind].format(**ctx)
+            if kind in _MESSAGES
+            else f"valeur refusée (règle « {kind} »)"
+        )
     where = ".".join(str(part) for part in loc)
     return document.problem(f"« {where} » : {message}" if where else message, *loc)
 
@@ -503,26 +510,16 @@ def _indicator(
     )
 
 
-def sql_header(text: str) -> str:
-    """The leading comment block of a SQL file (what it computes, its grain, its sources)."""
-    header = []
-    for line in text.splitlines():
-        if not line.startswith("--"):
-            break
-        header.append(line)
-    return "\n".join(header)
-
-
 def _sql_problems(
     path: Path, parameter_names: set[str] | None, shared: Collection[str]
 ) -> tuple[list[str], set[str]]:
     """What is wrong with one SQL file (an indicator's or a shared relation's), without running
     it, and the shared relations (among ``shared``) it reads."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+        text = read_sql(path)
+    except SqlFileMissing:
         return ["fichier introuvable dans le dossier du catalogue"], set()
-    except UnicodeDecodeError:
+    except SqlFileNotUtf8:
         return ["fichier illisible (UTF-8 attendu)"], set()
     header = sql_header(text)
     if not header:
@@ -675,7 +672,7 @@ def _run(
     projection: str | None,
 ) -> pa.Table:
     where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
-    sql = indicator.sql_path.read_text(encoding="utf-8")
+    sql = read_sql(indicator.sql_path)
     values = _bind(con, where, sql, reference, parameters)
     shared = indicator.shared
     with _known_or_empty(con), _shared_tables(con, where, shared, reference, parameters):
@@ -708,7 +705,7 @@ def _shared_tables(
     try:
         for shared in relations:
             where = f"{reader}, relation partagée {SHARED_DIR}/{shared.sql_path.name}"
-            sql = shared.sql_path.read_text(encoding="utf-8")
+            sql = read_sql(shared.sql_path)
             values = _bind(con, where, sql, reference, parameters)
             if _table_exists(con, shared.name):
                 raise IndicatorError(f"{where} : une table « {shared.name} » existe déjà")
@@ -790,17 +787,7 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     """Table or view ``name`` in the current database (or temporary), without a failing query
     that would abort a transaction the caller may have opened."""
     found = con.execute(
-        """
-        select count(*) from (
-            select database_name, schema_name, table_name as name from duckdb_tables()
-            union all
-            select database_name, schema_name, view_name from duckdb_views() where not internal
-        )
-        where lower(name) = lower(?)
-            and (database_name = 'temp'
-                 or (database_name = current_database() and schema_name = current_schema()))
-        """,
-        [name],
+        read_sql(SQL / "table_visible.sql"), {"nom": name}
     ).fetchall()  # fetch to the end: DuckDB refuses new work while a result is unfinished
     return bool(found[0][0])
 
@@ -808,10 +795,9 @@ def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 def _check_units(con: duckdb.DuckDBPyConnection, table: pa.Table, indicator: Indicator) -> None:
     """The contract the publication relies on: one row per unit, flags never NULL."""
     units = con.from_arrow(table)
-    duplicates, flags = units.aggregate(
-        "count(unite_id) - count(distinct unite_id) + count(*) - count(unite_id), "
-        "count(*) - count(non_recours) + count(*) - count(connu)"
-    ).fetchall()[0]
+    checked = units.query("unites", read_sql(SQL / "controle_unites.sql"))
+    assert checked is not None  # a SELECT always has a result
+    duplicates, flags = checked.fetchall()[0]
     where = f"indicateur {indicator.id} ({indicator.sql_path.name})"
     if duplicates:
         raise IndicatorError(f"{where} : unite_id vide ou en double ({duplicates} lignes)")

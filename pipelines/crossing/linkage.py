@@ -32,6 +32,8 @@ from pathlib import Path
 
 import duckdb
 
+from recours.sqlfile import execute_sql, read_sql
+
 SQL = Path(__file__).resolve().parent / "sql"
 
 
@@ -44,7 +46,13 @@ class Source:
 
 
 def sql(name: str) -> str:
-    return (SQL / f"{name}.sql").read_text(encoding="utf-8")
+    """The text of ``sql/<name>.sql``."""
+    return read_sql(SQL / f"{name}.sql")
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, **parameters: object) -> None:
+    """Run ``sql/<name>.sql``, each statement with the ``parameters`` it names."""
+    execute_sql(con, sql(name), parameters)
 
 
 def link(con: duckdb.DuckDBPyConnection, crossing: str, sources: list[Source]) -> dict[str, int]:
@@ -64,10 +72,6 @@ def link(con: duckdb.DuckDBPyConnection, crossing: str, sources: list[Source]) -
         return linker.link(crossing, tuple(s.convention for s in sources))
     finally:
         linker.close()
-
-
-def _in(conventions: frozenset[str] | tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{c}'" for c in sorted(conventions)) + ")"
 
 
 @dataclass
@@ -98,6 +102,8 @@ class Linker:
 
     def __post_init__(self) -> None:
         create_measures(self.con)
+        # one projection per delivery, put together here since a delivery may lack a column
+        # (then NULL, or no key); what is made of them is sql/enregistrements_tous.sql
         selects = []
         for source in self.sources:
             parquet = str(source.parquet).replace("'", "''")
@@ -110,21 +116,9 @@ class Linker:
                 f"as source, ligne_source, {nir} as nir, {traits} as traits, {keys} as cles "
                 f"from read_parquet('{parquet}')"
             )
-        # n: a record's number in this warehouse build, to join on a number, not a string
-        self.con.execute(
-            "create or replace temp table lus as select row_number() over () as n, * from ("
-            + " union all ".join(selects)
-            + ")"
-        )
-        self.con.execute(
-            "create or replace temp table enregistrements_tous as "
-            "select n, rid, source, ligne_source, nir, " + _initial("lus") + " as g0 from lus"
-        )
-        self.con.execute(
-            "create or replace temp table cles_tous as select n, source, unnest(cles) as cle "
-            "from lus"
-        )
-        self.con.execute("drop table lus")
+        self.con.execute("create or replace temp view lectures as " + " union all ".join(selects))
+        run(self.con, "enregistrements_tous")
+        self.con.execute("drop view lectures")
 
     def share(self, crossings: list[tuple[str, ...]]) -> None:
         """Declare every crossing of the warehouse, so that the sets of conventions they share
@@ -137,10 +131,7 @@ class Linker:
         wanted = frozenset(conventions)
         linked = self._link_set(wanted)
         con = self.con
-        con.execute(
-            "create or replace temp table enregistrements as select n, rid, source, "
-            f"ligne_source, nir from enregistrements_tous where source in {_in(wanted)}"
-        )
+        run(con, "enregistrements", conventions=sorted(wanted))
         con.execute(f"create or replace temp view grappes as select * from {linked.clusters}")
         label = {"croisement": crossing}
         con.execute("create or replace temp table liens as " + sql("liens"), label)
@@ -149,7 +140,7 @@ class Linker:
         con.execute("insert into identites_inutilisables " + sql("identites_inutilisables"), label)
         con.execute("drop view grappes; drop table enregistrements")
         moves = dict(
-            con.execute(f"select passe, count(*) from {linked.moves} group by passe").fetchall()
+            con.execute(sql("deplacements_par_passe"), {"deplacements": linked.moves}).fetchall()
         )
         return {name: moves.get(name, 0) for name in linked.passes}
 
@@ -172,7 +163,7 @@ class Linker:
             linked = self._extend(self._link_set(base), base, wanted)
         else:
             self.counts["ensembles appariés entièrement"] += 1
-            linked = self._cascade(f"where source in {_in(wanted)}")
+            linked = self._cascade("grappes_ensemble", conventions=sorted(wanted))
         self._linked[wanted] = linked
         return linked
 
@@ -182,45 +173,24 @@ class Linker:
         key), within ``wanted``; the others keep their cluster, and their moves."""
         con = self.con
         self._make_values()
-        added = _in(wanted - base_set)
-        inside = f"source in {_in(wanted)}"
-        con.execute(
-            "create or replace temp table atteints as select distinct n from valeurs "
-            f"where source in {added}"
-        )
-        con.execute(
-            "create or replace temp table vus as select distinct v from valeurs "
-            f"where source in {added}"
-        )
-        con.execute("create or replace temp table front as select v from vus")
+        run(con, "atteinte_depart", ajoutees=sorted(wanted - base_set))
         while True:
             self.counts["itérations d'atteinte"] += 1
-            con.execute(
-                "create or replace temp table nouveaux as select distinct n from valeurs "
-                f"semi join front using (v) anti join atteints using (n) where {inside}"
-            )
+            run(con, "atteinte_etape", conventions=sorted(wanted))
             if con.execute("select count(*) from nouveaux").fetchall()[0][0] == 0:
                 break
-            con.execute("insert into atteints select n from nouveaux")
-            con.execute(
-                "create or replace temp table front as select distinct v from valeurs "
-                "semi join nouveaux using (n) anti join vus using (v)"
-            )
-            con.execute("insert into vus select v from front")
+            run(con, "atteinte_suite")
         con.execute("drop table vus; drop table front; drop table nouveaux")
-        reached = self._cascade("semi join atteints using (n)")
+        reached = self._cascade("grappes_atteintes")
         number = self._number()
-        # the base's clusters of the records not reached, and the moves of those clusters (a
-        # cluster id is the initial cluster of some records: reached or not, as a whole)
+        # the base's clusters of the records not reached, and the moves of those clusters
         con.execute(
-            f"create temp table grappes_{number} as select n, grappe from {base.clusters} "
-            f"anti join atteints using (n) union all select n, grappe from {reached.clusters}"
+            f"create temp table grappes_{number} as " + sql("grappes_extension"),
+            {"grappes_base": base.clusters, "grappes_atteintes": reached.clusters},
         )
         con.execute(
-            f"create temp table deplacements_{number} as select passe, ancienne "
-            f"from {base.moves} anti join (select g0 as ancienne from enregistrements_tous "
-            "semi join atteints using (n)) "
-            f"using (ancienne) union all select passe, ancienne from {reached.moves}"
+            f"create temp table deplacements_{number} as " + sql("deplacements_extension"),
+            {"deplacements_base": base.moves, "deplacements_atteints": reached.moves},
         )
         self.counts["enregistrements atteints par une extension"] += con.execute(
             "select count(*) from atteints"
@@ -240,28 +210,22 @@ class Linker:
         never a link: the cascade itself runs on the values)."""
         if self._values:
             return
-        self.con.execute(
-            "create temp table valeurs as select n, source, hash(g0) as v "
-            "from enregistrements_tous union all "
-            "select n, source, hash(cle) as v from cles_tous"
-        )
+        run(self.con, "valeurs")
         self._values = True
 
     def _number(self) -> int:
         self._numbered += 1
         return self._numbered
 
-    def _cascade(self, selection: str) -> Linked:
-        """The cascade on the records of ``enregistrements_tous`` ``selection`` picks."""
+    def _cascade(self, start: str, **parameters: object) -> Linked:
+        """The cascade on the records of ``enregistrements_tous`` that ``sql/<start>.sql``
+        puts in ``grappes``, each in its first cluster."""
         con = self.con
-        con.execute(
-            "create or replace temp table grappes as select n, g0 as grappe "
-            "from enregistrements_tous " + selection
-        )
+        run(con, start, **parameters)
         self.counts["enregistrements passés par la cascade"] += con.execute(
             "select count(*) from grappes"
         ).fetchall()[0][0]
-        con.execute(sql("cles"))
+        run(con, "cles")
         passes = tuple(
             row[0]
             for row in con.execute("select distinct passe from partagees order by 1").fetchall()
@@ -280,13 +244,10 @@ class Linker:
                 self.counts["clés examinées par les passes"] += con.execute(
                     "select count(*) from cles_passe"
                 ).fetchall()[0][0]
-                con.execute(sql("passe_appariement"))
+                run(con, "passe_appariement")
                 if con.execute("select count(*) from deplacements").fetchall()[0][0] == 0:
                     break
-                con.execute(
-                    "update grappes set grappe = deplacements.nouvelle from deplacements "
-                    "where grappes.grappe = deplacements.ancienne"
-                )
+                run(con, "appliquer_deplacements")
                 con.execute(f"insert into {moves} select ?, ancienne from deplacements", [name])
             con.execute("drop table cles_passe; drop table deplacements")
         con.execute("drop table cles; drop table partagees")
@@ -310,17 +271,7 @@ def shared_sets(crossings: list[tuple[str, ...]]) -> set[frozenset[str]]:
     return sets
 
 
-def _initial(table: str) -> str:
-    """A record's first cluster: its NIR pseudonym, else its traits pseudonym, else itself.
-    Cluster ids sort NIR ('a:') before traits ('b:') before lone records ('c:')."""
-    return (
-        f"case when {table}.nir is not null then 'a:' || {table}.nir "
-        f"when {table}.traits is not null then 'b:' || {table}.traits "
-        f"else 'c:' || {table}.rid end"
-    )
-
-
 def create_measures(con: duckdb.DuckDBPyConnection) -> None:
     """The warehouse's linkage measures, filled crossing by crossing by ``link``: counts of
     records only, never a record, so that a DPO can see which conventions were linked."""
-    con.execute(sql("mesures_appariement"))
+    run(con, "mesures_appariement")

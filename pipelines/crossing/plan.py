@@ -23,6 +23,7 @@ from pipelines.crossing.deliveries import Delivery
 from pipelines.crossing.indicators import KNOWN_SOURCE, Indicator
 from pipelines.crossing.sources import source_sql
 from recours.conventions import Convention, crossing_authorized
+from recours.yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -121,18 +122,16 @@ def catalogue_problems(
     from pipelines.crossing.indicators import CATALOGUE_FILE, REPO_INDICATORS, load_catalogue
 
     path = catalogue_file or REPO_INDICATORS / CATALOGUE_FILE
-    lines = path.read_text(encoding="utf-8").splitlines()
+    catalogue = load_catalogue(path.parent)  # every fault of the folder, before any line
+    document = read_yaml(path)
+    position = {entry["id"]: n for n, entry in enumerate(document.data["indicators"])}
 
     def where(indicator: str) -> str:
-        start = next((n for n, line in enumerate(lines) if line.strip() == f"- id: {indicator}"), 0)
-        found = next(
-            (n for n in range(start, len(lines)) if lines[n].strip().startswith("sources:")),
-            start,
-        )
-        return f"{path.name}, ligne {found + 1}"
+        line = document.line_of("indicators", position[indicator], "sources")
+        return f"{path.name}, ligne {line}"
 
     problems, warnings = [], []
-    for indicator in load_catalogue(path.parent).values():
+    for indicator in catalogue.values():
         for first, second in combinations(indicator.sources, 2):
             reason = _pair_problem(first, second, conventions)
             if reason:

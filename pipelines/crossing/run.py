@@ -1,20 +1,18 @@
-"""Crossing and publication of a period: warehouse → indicators → published/.
+"""Crossing of a period: warehouse → indicators' units (``pipelines.cycle`` then publishes).
 
 For a period P (by default the latest for which at least one indicator can be computed): the
 deliveries it uses, the conventions in force at R, the plan of crossings (``plan.py``: an
 indicator is computed only when every convention it uses has a delivery, is in force at R and
 authorizes the crossing with the others; its ``connus`` rows only when ``cd31`` can be crossed
 with them too; otherwise they are skipped and ``metadonnees`` says why), the warehouse (one
-linkage and one set of tables per crossing), the indicators, and the publication. The same
-functions run under Airflow (``dags/crossing.py``) and from ``recours run``.
+linkage and one set of tables per crossing) and the indicators' units. The same functions run
+under Airflow (``dags/crossing.py``) and from ``recours run``, through ``pipelines.cycle``.
 """
 
 from __future__ import annotations
 
 import calendar
-import contextlib
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,8 +33,7 @@ from pipelines.crossing.indicators import (
     parameters_on,
 )
 from pipelines.crossing.plan import Plan, plan
-from pipelines.publish.model import IndicatorUnits, PublicationError
-from pipelines.publish.run import PublicationSummary, publish
+from pipelines.publish.model import IndicatorUnits
 from recours import audit_log
 from recours.convention_events import record_convention_changes
 from recours.conventions import Convention, load_conventions
@@ -72,6 +69,26 @@ class CrossingSummary:
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time (the bench's)
 
 
+@dataclass
+class Crossed:
+    """What the crossing stage hands to the publication: the period's summary so far, the
+    deliveries and rules it stood on, and each indicator's units (person-level pseudonyms
+    only: never written outside the warehouse)."""
+
+    summary: CrossingSummary
+    reference: date
+    usable: dict[str, deliveries_of.Delivery]
+    conventions: dict[str, Convention]
+    catalogue: dict[str, Indicator]
+    plan: Plan
+    computed: list[IndicatorUnits]
+    quality: list[dict]
+
+    @property
+    def period(self) -> str:
+        return self.summary.period
+
+
 def reference_date(period: str) -> date:
     try:
         year, month = (int(part) for part in period.split("-"))
@@ -80,14 +97,15 @@ def reference_date(period: str) -> date:
         raise PeriodError(f"période « {period} » invalide : attendu AAAA-MM") from None
 
 
-def cross_and_publish(
+def cross(
     home: Home,
     period: str | None = None,
     conventions_dir: Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     indicators_dir: Path | None = None,
-) -> CrossingSummary:
-    """Cross and publish ``period`` (default: see ``default_period``). ``indicators_dir`` names
+) -> Crossed:
+    """Cross ``period`` (default: see ``default_period``) up to the indicators' units; the
+    publication is the next stage's (``pipelines.cycle`` chains them). ``indicators_dir`` names
     another indicator catalogue than the repository's (a test, or an indicator under review)."""
 
     def step(label: str, done: int) -> None:
@@ -150,89 +168,16 @@ def cross_and_publish(
     summary.crossings = evidence(crossings, linked)
     summary.seconds["indicateurs"] = time.perf_counter() - started
 
-    step("publication", 3)
-    started = time.perf_counter()
-    run_id = uuid.uuid4().hex[:12]
-    metadata = metadata_rows(run_id, period, usable, summary, conventions, catalogue, crossings)
-
-    journaled: list[str] = []
-
-    def journal(published: PublicationSummary) -> None:
-        """Written and synced before the publication is moved into place: a publication is
-        never in place without its events, and nothing is replaced if they cannot be written."""
-        journaled.append(run_id)
-        audit_log.append_event(
-            home.audit,
-            "croisement_publie",
-            execution=run_id,
-            periode=period,
-            date_reference=reference.isoformat(),
-            livraisons={
-                c: {"fichier": d.file, "sha256": d.manifest["sha256"]} for c, d in usable.items()
-            },
-            indicateurs_calcules=summary.computed,
-            indicateurs_ignores=summary.skipped,
-            connus_ignores=summary.connus_skipped,
-            croisements=summary.crossings,
-            lignes_publiees=dict(published.rows),
-            protection=PROTECTION,
-        )
-        audit_log.append_event(
-            home.audit,
-            "publication",
-            execution=run_id,
-            periode=period,
-            verdict=published.disclosure["verdict"],
-            lignes_primaires=published.disclosure["lignes_primaires"],
-            lignes_secondaires=published.disclosure["lignes_secondaires"],
-            largeur_protection=published.disclosure["largeur_protection"],
-            audit_restreint=[
-                str(Path(path).relative_to(home.root))
-                for path in published.disclosure["audit_restreint"]
-            ],
-        )
-
-    try:
-        published = publish(
-            home.published,
-            period,
-            computed,
-            catalogue_rows(catalogue),
-            metadata,
-            quality,
-            restricted_dir=home.audit / DISCLOSURE_DIR,
-            progress=(lambda message: progress(message, 3, 5)) if progress else None,
-            before_install=journal,
-        )
-    except PublicationError as exc:
-        audit_log.append_event(
-            home.audit,
-            "publication",
-            execution=run_id,
-            periode=period,
-            verdict="refusee",
-            motif=str(exc).splitlines()[0],
-        )
-        raise
-    except OSError as exc:
-        if journaled:  # its events are written, but the files could not be moved into place
-            with contextlib.suppress(audit_log.JournalError, OSError):
-                audit_log.append_event(
-                    home.audit,
-                    "publication_non_installee",
-                    execution=run_id,
-                    periode=period,
-                    erreur=type(exc).__name__,
-                )
-        raise
-    summary.rows = dict(published.rows)
-    summary.secret_share = dict(published.secret_share)
-    summary.disclosure = dict(published.disclosure)
-    summary.national_rates = national_rates(home.published, period)
-    summary.zones_shown = zones_with_value(home.published, period)
-    summary.seconds["publication"] = time.perf_counter() - started
-    step("terminé", 5)
-    return summary
+    return Crossed(
+        summary=summary,
+        reference=reference,
+        usable=usable,
+        conventions=conventions,
+        catalogue=catalogue,
+        plan=crossings,
+        computed=computed,
+        quality=quality,
+    )
 
 
 def crossing_pending(home: Home, conventions_dir: Path | None = None) -> bool:
@@ -346,38 +291,6 @@ def evidence(crossings: Plan, linked: list[tuple[str, str, str, str, int]]) -> l
         }
         for crossing in crossings.crossings
     ]
-
-
-def _published(published: Path, sql: str, period: str) -> list[tuple]:
-    """Rows of one query on the publication just written, for the run's summary."""
-    con = duckdb.connect(str(published / "recours.duckdb"), read_only=True)
-    try:
-        return con.execute(sql, [period]).fetchall()
-    finally:
-        con.close()
-
-
-def zones_with_value(published: Path, period: str) -> dict[str, list[int]]:
-    """Per indicator, the observation zones whose rate is published, and all zones: the first
-    thing an analyst sees on the zone map."""
-    rows = _published(
-        published,
-        "select indicateur, count(*) filter (where not secret), count(*) from indicateurs "
-        "where periode = ? and niveau = 'zone' group by indicateur order by indicateur",
-        period,
-    )
-    return {indicator: [shown, total] for indicator, shown, total in rows}
-
-
-def national_rates(published: Path, period: str) -> dict[str, float | None]:
-    """The département-level `ensemble` rate of each indicator, from the published file."""
-    rows = _published(
-        published,
-        "select indicateur, taux from indicateurs where periode = ? and niveau = 'departement' "
-        "and tranche_age = 'ensemble' and type_menage = 'ensemble' order by indicateur",
-        period,
-    )
-    return dict(rows)
 
 
 def catalogue_rows(catalogue: dict[str, Indicator]) -> list[dict]:

@@ -19,10 +19,11 @@ from pathlib import Path
 import duckdb
 
 from pipelines.crossing.deliveries import Delivery
-from pipelines.crossing.linkage import Linker, Source, create_measures, sql
+from pipelines.crossing.linkage import Linker, Source, create_measures, run
 from pipelines.crossing.plan import Crossing
 from pipelines.crossing.sources import source_sql
 from recours.home import Home
+from recours.sqlfile import read_sql
 
 
 def build(
@@ -39,7 +40,7 @@ def build(
     moves: dict[str, dict[str, int]] = {}
     con = duckdb.connect(str(staging))
     try:
-        con.execute(sql("age_au"))
+        run(con, "age_au")
         con.execute("set variable date_reference = ?::date", [reference])
         create_measures(con)
         con.execute(
@@ -86,10 +87,7 @@ def _build_crossing(
             "create or replace temp view personnes as select ligne_source, personne_id "
             f"from liens where source = '{source.convention}'"
         )
-        con.execute(
-            f"create table {crossing.schema}.{source.convention} as "
-            + path.read_text(encoding="utf-8")
-        )
+        con.execute(f"create table {crossing.schema}.{source.convention} as " + read_sql(path))
     con.execute("drop view livraison; drop view personnes; drop table liens")
     con.execute(
         "insert into croisements values (?, ?, ?, ?)",

@@ -22,7 +22,7 @@ from pipelines.dpo_report.labels import (
     refusal_label,
 )
 from recours.conventions import Convention, DatasetRule
-from recours.home import Home
+from recours.home import Home, quarantined_file
 from recours.schemas import Schema
 
 Key = tuple[str, str, str]  # convention, file name, sha256
@@ -50,7 +50,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 def manifests(home: Home) -> dict[Key, dict[str, Any]]:
     """Every manifest of the pseudonymized zone, with its folder relative to the home."""
     found = {}
-    for path in sorted(home.pseudonymized.glob("*/*/*/manifest.json")):
+    for path in home.manifests():
         data = _read_json(path)
         if data is not None:
             data["_dossier"] = str(path.parent.relative_to(home.root))
@@ -61,13 +61,11 @@ def manifests(home: Home) -> dict[Key, dict[str, Any]]:
 def quarantined(home: Home) -> dict[Key, dict[str, Any]]:
     """Every refusal reason in quarantine, keyed like the journal's events."""
     found = {}
-    for path in sorted(home.quarantine.glob("*/*.motif.json")):
+    for path in home.quarantine_reasons():
         data = _read_json(path)
         if data is not None:
             data["convention"] = path.parent.name
-            data["_fichier_quarantaine"] = str(
-                path.with_name(path.name.removesuffix(".motif.json")).relative_to(home.root)
-            )
+            data["_fichier_quarantaine"] = str(quarantined_file(path).relative_to(home.root))
             found[_key(data)] = data
     return found
 

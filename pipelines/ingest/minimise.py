@@ -10,6 +10,7 @@ the NIR become keyed pseudonyms.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -80,13 +81,13 @@ def typed(column: Column, decimal_mark: str) -> pl.Expr:
 def minimise(
     raw: pl.DataFrame,
     schema: Schema,
-    treatments: dict[str, str],
+    treatments: Mapping[str, str],
     extraction: date,
     pseudonymizer: Pseudonymizer,
 ) -> Minimised:
     """The pseudonymized frame: ``ligne_source`` plus only what ``treatments`` authorizes."""
     reference = end_of_month(extraction)
-    outputs: list[pl.Expr] = [pl.col("_ligne").alias("ligne_source")]
+    outputs: list[pl.Expr | pl.Series] = [pl.col("_ligne").alias("ligne_source")]
     pseudonyms: dict[str, pl.Expr] = {}
     traits: dict[str, Column] = {}
     for column in schema.columns:
@@ -158,11 +159,13 @@ def minimise(
         if name in frame.columns:
             frame = frame.with_columns(pseudonymizer.pseudonyms(frame[name], domain))
     if "cles_appariement" in frame.columns:
-        keys = hash_keys(frame["cles_appariement"], pseudonymizer)
+        hashed = hash_keys(frame["cles_appariement"], pseudonymizer)
         # The traits pseudonym is the first t1 key (birth name, else usage name): hashed once.
-        first = keys.list.first()
-        traits = pl.when(first.str.starts_with("t1:")).then(first.str.slice(3))
-        frame = frame.with_columns(keys, pl.select(traits.alias("pseudo_traits")).to_series())
+        first = hashed.list.first()
+        pseudo_traits = pl.when(first.str.starts_with("t1:")).then(first.str.slice(3))
+        frame = frame.with_columns(
+            hashed, pl.select(pseudo_traits.alias("pseudo_traits")).to_series()
+        )
     dropped = tuple(c.name for c in schema.columns if treatments.get(c.name, "drop") == "drop")
     unauthorized = tuple(c for c in raw.columns if c not in schema.column_names and c[0] != "_")
     return Minimised(frame=frame, dropped=dropped, unauthorized=unauthorized)

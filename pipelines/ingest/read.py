@@ -17,6 +17,7 @@ import io
 import re
 import zlib
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import polars as pl
 
@@ -114,15 +115,22 @@ def _decode(path: Path, data: bytes, encoding: str) -> str:
         ) from None
 
 
+class _Dialect(TypedDict):
+    """The csv module's dialect keywords for one schema, typed so each call checks them."""
+
+    delimiter: str
+    quotechar: str
+    quoting: Literal[0, 3]  # csv.QUOTE_MINIMAL or csv.QUOTE_NONE
+
+
 def _read_csv(path: Path, schema: Schema) -> pl.DataFrame:
     text = _decode(path, _raw_bytes(path), schema.encoding).replace("\r\n", "\n")
-    dialect = {
+    dialect: _Dialect = {
         "delimiter": schema.separator,
         "quotechar": schema.quote or '"',
         "quoting": csv.QUOTE_MINIMAL if schema.quote else csv.QUOTE_NONE,
-        "strict": False,
     }
-    reader = csv.reader(io.StringIO(text), **dialect)
+    reader = csv.reader(io.StringIO(text), **dialect, strict=False)
     header = [name.strip() for name in next(reader, [])]
     _check_header(path, schema, header)
     if schema.quote is None or schema.quote not in text:
@@ -211,12 +219,12 @@ def _block(header: list[str], records: list[list[str]], widths: list[int]) -> pl
 
 
 def _check_last_record(
-    path: Path, text: str, dialect: dict, start: int, extra: int, width: int
+    path: Path, text: str, dialect: _Dialect, start: int, extra: int, width: int
 ) -> None:
     """A file that ends without a newline may have been cut during transfer."""
     cut_in_quotes = False
     try:
-        for _ in csv.reader(io.StringIO(text), **{**dialect, "strict": True}):
+        for _ in csv.reader(io.StringIO(text), **dialect, strict=True):
             pass
     except csv.Error as exc:
         cut_in_quotes = "unexpected end of data" in str(exc)

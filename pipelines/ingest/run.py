@@ -48,11 +48,10 @@ from recours.atomic import write_text_atomically
 from recours.convention_events import record_convention_changes
 from recours.conventions import Convention, load_conventions
 from recours.errors import DeliveryRefused
-from recours.home import Home
+from recours.home import MANIFEST, Home, parquet
 from recours.reference import commune_codes
 from recours.schemas import Schema, load_schemas, schema_dirs
 
-MANIFEST = "manifest.json"
 IGNORED_SUFFIXES = (".part", ".sha256")
 SET_ASIDE_DIR = "ecartees"  # under audit/: line numbers of set-aside rows, per delivery
 DEPOSIT = "fichier_modifie_le_ns"  # the raw file's mtime when accepted: tells a new deposit
@@ -157,9 +156,11 @@ class Processed:
 
 
 def _accepted(home: Home, convention_id: str) -> dict[tuple[str, str], Processed]:
-    """Every accepted delivery of the convention, by (file name, SHA-256), from its manifest."""
+    """Every accepted delivery of the convention, by (file name, SHA-256), from its manifest
+    (in path order: of two accepted deliveries with the same bytes under different names, the
+    one a redeposit's journal event names no longer depends on how the file system lists them)."""
     found = {}
-    for manifest in (home.pseudonymized / convention_id).glob(f"*/*/{MANIFEST}"):
+    for manifest in home.manifests(convention_id):
         data = json.loads(manifest.read_text(encoding="utf-8"))
         found[(data["fichier"], data["sha256"])] = Processed(
             data["fichier"],
@@ -176,7 +177,7 @@ def _accepted(home: Home, convention_id: str) -> dict[tuple[str, str], Processed
 def _refused(home: Home, convention_id: str) -> dict[str, Processed]:
     """Every refused delivery still in quarantine, by SHA-256, from its reason file."""
     found = {}
-    for reason in sorted((home.quarantine / convention_id).glob("*.motif.json")):
+    for reason in home.quarantine_reasons(convention_id):
         try:
             data = json.loads(reason.read_text(encoding="utf-8"))
             found[data["sha256"]] = Processed(
@@ -256,7 +257,7 @@ def ingest_all(
     )
     work = {c: _work_bytes(home, c) for c in folders} if context else {}
     pool_size = _pool_size(work, workers)
-    if pool_size > 1:
+    if pool_size > 1 and context is not None:  # work (so a pool) only when there is a context
         return _ingest_in_pool(home, work, conventions_dir, progress, pool_size, context)
     for index, convention_id in enumerate(folders):
         if progress:
@@ -463,7 +464,7 @@ def ingest_file(
     _journal(home, "livraison_recue", **event)
     try:
         _check_sidecar(path, checksum)
-        schema, extraction = _identify(path, convention_id, convention, schemas)
+        convention, schema, extraction = _identify(path, convention_id, convention, schemas)
         outcome.dataset, outcome.extraction = schema.dataset, extraction.isoformat()
         _ingest_valid_file(home, path, convention, schema, extraction, pseudonymizer, outcome)
         outcome.status = "acceptee"
@@ -526,7 +527,8 @@ def _check_sidecar(path: Path, checksum: str) -> None:
 
 def _identify(
     path: Path, convention_id: str, convention: Convention | None, schemas: dict[str, Schema]
-) -> tuple[Schema, date]:
+) -> tuple[Convention, Schema, date]:
+    """Refuse a file no convention in force covers; hand back the convention, now known."""
     if convention is None:
         raise DeliveryRefused(
             "convention_absente",
@@ -551,7 +553,7 @@ def _identify(
                     f"d'extraction {extraction:%d/%m/%Y} (valable du "
                     f"{convention.valid_from:%d/%m/%Y} au {convention.valid_to:%d/%m/%Y})",
                 )
-            return schema, extraction
+            return convention, schema, extraction
     expected = ", ".join(
         schemas[d.schema_id].file_name.replace("{date}", "AAAAMMJJ")
         for d in convention.datasets
@@ -683,12 +685,11 @@ def _write(
     source: Path,
 ) -> Path:
     """Written aside then renamed: a reader never sees half a delivery."""
-    dataset_dir = home.pseudonymized / convention_id / schema.dataset
-    final = dataset_dir / f"{extraction:%Y%m%d}"
-    staging = dataset_dir / f".{extraction:%Y%m%d}.en-cours"
+    final = home.delivery(convention_id, schema.dataset, extraction)
+    staging = home.delivery_staging(convention_id, schema.dataset, extraction)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    frame.write_parquet(staging / f"{schema.id}.parquet", compression="zstd")
+    frame.write_parquet(parquet(staging, schema.id), compression="zstd")
     manifest = {
         "convention": convention_id,
         "jeu": schema.dataset,
@@ -717,13 +718,13 @@ def _write(
     if final.exists():  # a corrected redelivery of the same extraction replaces it whole
         shutil.rmtree(final)
     staging.rename(final)
-    _mark_superseded(dataset_dir)
+    _mark_superseded(home.manifests(convention_id, schema.dataset))
     return final.relative_to(home.root)
 
 
-def _mark_superseded(dataset_dir: Path) -> None:
-    """Within one month, the latest extraction of a dataset replaces the earlier ones."""
-    manifests = sorted(dataset_dir.glob(f"[0-9]*/{MANIFEST}"))
+def _mark_superseded(manifests: list[Path]) -> None:
+    """Within one month, the latest extraction of a dataset (``manifests``, all of it)
+    replaces the earlier ones."""
     latest_of_month: dict[str, str] = {}
     for manifest in manifests:
         day = manifest.parent.name

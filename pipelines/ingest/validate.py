@@ -14,7 +14,7 @@ How the work is split:
   between, pair equality) on the delivery's columns or on those helper columns, run on pandas
   (GE 1.x cannot validate inside DuckDB) and identifying failing rows by ``_ligne`` only;
 * this module turns GE's results into :class:`RuleFailure` records: rule, column, severity,
-  count and line numbers, never a value from the file (DESIGN.md, invariant 1).
+  count and line numbers, never a value from the file (docs/architecture.md, invariant 1).
 
 Results hold no value: the result format excludes unexpected values and partial lists, the
 rows are identified through a pandas index named ``_ligne`` (a line number, not data), and only a
@@ -28,7 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import polars as pl
@@ -132,7 +132,7 @@ class ValidationRunError(RuntimeError):
 def _gx() -> Any:
     """Import GE lazily: it takes seconds, and DAG files import ingest modules at parse time.
 
-    Usage statistics off, as the pipeline makes no network call (DESIGN.md, invariant 6): this
+    Usage statistics off: no network call (docs/architecture.md, invariant 6): this
     build of GE 1.24.1 ships no analytics client at all, the variable and the context's
     ``analytics_enabled=False`` keep it that way if one comes back. Data Docs are never built.
     """
@@ -445,7 +445,9 @@ def validate(
 def _by_column(suite: gx.ExpectationSuite) -> dict[str, list[Expectation]]:
     groups: dict[str, list[Expectation]] = {}
     for expectation in suite.expectations:
-        groups.setdefault(expectation.meta["column"], []).append(expectation)
+        # build_suite gives every expectation its meta; GE only types it as optional.
+        meta = cast(dict[str, Any], expectation.meta)
+        groups.setdefault(meta["column"], []).append(expectation)
     return groups
 
 
@@ -511,6 +513,8 @@ def _collect(
     summary: list[dict[str, Any]] = []
     for each in results:
         config = each.expectation_config
+        if config is None:  # GE attaches its expectation to every result of a suite
+            raise ValidationRunError(f"{schema.id} : un résultat de validation sans son attente")
         rule, column = config.meta["rule"], config.meta["column"]
         ge_columns = [
             config.kwargs[k] for k in ("column", "column_A", "column_B") if k in config.kwargs

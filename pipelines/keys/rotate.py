@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from anonymization.pseudonymize import InvalidKeyError, Pseudonymizer
-from pipelines.ingest.run import MANIFEST, ingest_file, sha256_of
+from pipelines.ingest.run import ingest_file, sha256_of
 from recours import audit_log
 from recours.conventions import Convention, load_conventions
 from recours.errors import RecoursError
-from recours.home import Home
+from recours.home import MANIFEST, Home
 from recours.schemas import load_schemas
 
 STAGING = ".rotation-en-cours"
@@ -108,7 +108,7 @@ def _pseudonymizer(new_key_hex: str) -> Pseudonymizer:
 
 def _manifests(home: Home) -> list[tuple[Path, dict]]:
     found = []
-    for path in sorted(home.pseudonymized.glob(f"*/*/[0-9]*/{MANIFEST}")):
+    for path in home.manifests():
         found.append((path, json.loads(path.read_text(encoding="utf-8"))))
     return sorted(found, key=lambda item: (item[1]["extraction"], str(item[0])))
 
@@ -191,8 +191,10 @@ def _reingest(
         new_manifest.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def _folders(root: Path) -> list[str]:
-    return sorted(str(p.parent.relative_to(root)) for p in root.glob(f"*/*/[0-9]*/{MANIFEST}"))
+def _folders(home: Home) -> list[str]:
+    """The delivery folders of a home's zone, relative to it: what a rotation must keep."""
+    root = home.pseudonymized
+    return sorted(str(p.parent.relative_to(root)) for p in home.manifests())
 
 
 def _last_published_period(home: Home) -> str | None:
@@ -228,7 +230,7 @@ def rotate(
     shutil.rmtree(stage.root, ignore_errors=True)
     try:
         _reingest(home, stage, manifests, conventions, pseudonymizer)
-        if _folders(stage.pseudonymized) != _folders(home.pseudonymized):
+        if _folders(stage) != _folders(home):
             raise KeyRotationError(
                 "changement de clé abandonné, rien n'a été modifié : la zone refaite ne contient "
                 "pas exactement les mêmes livraisons que l'ancienne"
@@ -251,8 +253,9 @@ def rotate(
         }
         for _, m in manifests
     ]
-    if home.warehouse.exists():  # person-level pseudonyms under the old key
-        home.warehouse.unlink()
+    from pipelines.cycle import rebuild_warehouse, remove_warehouse
+
+    if remove_warehouse(home):  # person-level pseudonyms under the old key
         report.warehouse_removed = True
     audit_log.append_event(
         home.audit,
@@ -266,10 +269,8 @@ def rotate(
     )
     period = _last_published_period(home)
     if recross and period and manifests:
-        from pipelines.crossing.run import cross_and_publish
-
         try:
-            report.recrossed_period = cross_and_publish(home, period, conventions_dir).period
+            report.recrossed_period = rebuild_warehouse(home, period, conventions_dir)
         except RecoursError as exc:
             report.recross_skipped = str(exc)
         except Exception as exc:  # the rotation is done and consistent: say so, do not hide it

@@ -1,7 +1,7 @@
 """Publish: unit-level indicator rows to the analysts' aggregated, disclosure-controlled zone.
 
 aggregate (complete grid: département, EPCI, commune × breakdowns, zeros included) → primary
-secret (INDICATORS.md, rule 1, ``secret``) → secondary secret and the attacker's audit, the
+secret (docs/regles.md, rule 1, ``secret``) → secondary secret and the attacker's audit, the
 release gate (rule 2, ``secondary`` over ``attacker_view``; settings in ``protection``) → the
 DPO's restricted audit (rule 4, ``restricted_audit``) → withhold → merge with the earlier
 periods already published → write ``published/recours.duckdb`` and a Parquet and a French CSV

@@ -2,7 +2,7 @@
 
 Built from the published form of the tables only (withheld counts are NULL), plus what anybody
 knows without the data: the territory hierarchy (``territoires``), the grid of breakdowns, the
-rules of INDICATORS.md (counts are whole numbers ≥ 0, totals add up, ``non_recours ≤
+rules of docs/regles.md (counts are whole numbers ≥ 0, totals add up, ``non_recours ≤
 population``, ``non_recours_connus ≤ non_recours``, a withheld row is not empty because zero rows
 are always published) and the relations between indicators of ``indicators/secret.yaml``. The
 same function serves the release gate (on the tables about to be written) and the independent
@@ -164,8 +164,8 @@ def build_view(
     con_cells: dict[int, dict[str, str]] = {}
     twins: dict[int, int] = {}
     by_place: dict[tuple, int] = {}
-    columns = (*CONNUS_KEY, "non_recours", "non_recours_connus", "secret")
-    for cid, row in enumerate(_records(connus, columns)):
+    connus_columns = (*CONNUS_KEY, "non_recours", "non_recours_connus", "secret")
+    for cid, row in enumerate(_records(connus, connus_columns)):
         place = tuple(row[key] for key in CONNUS_KEY)
         by_place[place] = cid
         secret = bool(row["secret"])
@@ -198,17 +198,17 @@ def build_view(
                 _add(relation, {con_cells[part]["K"]: 1}, -1)
             equalities.append(relation)
 
-    for relation in relations:
+    for rule in relations:
         for key, rid in view_rows.items():
             indicator, level, code, band, kind = key
-            if indicator != relation.small_indicator or band != ENSEMBLE:
+            if indicator != rule.small_indicator or band != ENSEMBLE:
                 continue
-            other = view_rows.get((relation.large_indicator, level, code, band, kind))
+            other = view_rows.get((rule.large_indicator, level, code, band, kind))
             if other is None:
                 continue
             inequality: dict[str, int] = {}
-            _add(inequality, _count(ind_cells[rid], relation.small_count), 1)
-            _add(inequality, _count(ind_cells[other], relation.large_count), -1)
+            _add(inequality, _count(ind_cells[rid], rule.small_count), 1)
+            _add(inequality, _count(ind_cells[other], rule.large_count), -1)
             inequalities.append({name: coef for name, coef in inequality.items() if coef})
 
     cells = [Cell(name, values[name], lower[name]) for name in values]

@@ -61,6 +61,7 @@ from anonymization.disclosure import audit, separable_parts
 from pipelines.publish.attacker_view import ROW_KEY, build_view
 from pipelines.publish.model import ENSEMBLE, LEVELS
 from pipelines.publish.protection import Protection
+from pipelines.publish.requirements import primary_rules, requirements
 
 OPTIMAL, BOUND, TIME, INFEASIBLE = "optimal", "borne", "temps", "impossible"
 # Branch-and-bound nodes one program may explore: on the synthetic département every program
@@ -155,7 +156,6 @@ class _Part:
         names: Sequence[str],
         costs: Mapping[str, np.ndarray],
     ) -> None:
-        from pipelines.publish.secondary import primary_rules  # secondary imports this module
 
         self.names = tuple(names)
         self.territoires, self.thresholds, self.width = territoires, thresholds, protection.width
@@ -352,7 +352,6 @@ class _Part:
         The audit of :func:`~pipelines.publish.secondary.protect`'s gate, part by separable
         part; a part already found safe in an earlier round (same withheld cells, same needs)
         is safe still and is not solved again."""
-        from pipelines.publish.secondary import requirements
         from pipelines.publish.secret import withhold
 
         indicateurs = self.sub_i.with_columns(secret=pl.Series(withheld[: self.ni].tolist()))

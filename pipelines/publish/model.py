@@ -1,6 +1,6 @@
 """What publication receives and what it promises: the input dataclass and the table contracts.
 
-The column names and DuckDB types below are the contract of DESIGN.md ("Contracts"): analysts'
+The column names and DuckDB types below are the contract of docs/architecture.md: analysts'
 notebooks, the Excel exports and the tests rely on them, so they live in one place and every
 writer (DuckDB, Parquet, CSV) takes them from here.
 """

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.publish.model import PublicationError
-from recours.yamlfile import YamlSyntaxError, load_located
+from recours.errors import YamlFileError
+from recours.yamlfile import Vocabulary, check, read_yaml
 
 SECRET_FILE = Path(__file__).resolve().parents[2] / "indicators" / "secret.yaml"
 DEFAULT_WIDTH = 5
 
 Count = Literal["population", "non_recours", "population - non_recours"]
+_IDENTIFIER = "lettres minuscules, chiffres et _, en commençant par une lettre"
+_VOCABULARY = Vocabulary(formats={"id": _IDENTIFIER, "indicateur": _IDENTIFIER})
 
 
 class _Side(BaseModel):
@@ -67,18 +70,12 @@ def load_protection(path: Path | None = None) -> Protection:
     """Read and check ``secret.yaml``; errors name the file and line."""
     path = Path(path) if path is not None else SECRET_FILE
     try:
-        document = load_located(path)
-    except (OSError, YamlSyntaxError) as exc:
+        document = read_yaml(path)
+    except YamlFileError as exc:
         raise PublicationError(f"paramètres du secret illisibles : {exc}") from None
-    try:
-        parsed = _SecretFile.model_validate(document.data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = tuple(part for part in first["loc"] if isinstance(part, str | int))
-        raise PublicationError(
-            "paramètres du secret invalides : "
-            + document.problem(f"{'.'.join(map(str, where))} : {first['msg']}", *where)
-        ) from None
+    parsed, problems = check(document, _SecretFile, _VOCABULARY)
+    if parsed is None:
+        raise PublicationError("paramètres du secret invalides : " + "\n".join(map(str, problems)))
     ids = [relation.id for relation in parsed.relations]
     if len(set(ids)) != len(ids):
         raise PublicationError(f"{path.name} : identifiant de relation en double")

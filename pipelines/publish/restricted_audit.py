@@ -1,4 +1,4 @@
-"""The restricted audit of a publication (INDICATORS.md, rule 4): for the DPO, never published.
+"""The restricted audit of a publication (docs/regles.md, rule 4): for the DPO, never published.
 
 It says what the analysts' tables must not: which secret rows are primary and which secondary,
 why, and the interval an attacker reaches for every withheld count. It holds intervals, hence
@@ -10,7 +10,6 @@ reading), both per period, rewritten by each publication of that period, includi
 
 from __future__ import annotations
 
-import html
 import json
 import math
 from datetime import UTC, datetime
@@ -20,13 +19,14 @@ from typing import Any
 import polars as pl
 
 from anonymization.disclosure import Interval
+from pipelines import templating
 from pipelines.publish.least_loss import utility_figures
 from pipelines.publish.model import ENSEMBLE, LEVELS
 from pipelines.publish.secondary import SecretPattern
-from recours import french
 from recours.atomic import write_text_atomically
 
 CONFORME, REFUSEE = "conforme", "refusee"
+TEMPLATE = "audit_restreint.html.j2"
 # How each interval was obtained (see anonymization.disclosure.attacker and secondary._gate).
 METHODS = {
     "entiers": "bornes exactes en nombres entiers",
@@ -166,11 +166,9 @@ def write_restricted_audit(
     return json_path, html_path
 
 
-def _text(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
-
-
 def _show(count: dict[str, Any]) -> str:
+    """A withheld count as the attacker reaches it: ``[3 ; 9]``, ``*`` when only bounded by
+    the linear relaxation; ``publié`` when the count is readable elsewhere."""
     if count["publie"]:
         return "publié"
     low, high = count["intervalle"]
@@ -178,94 +176,14 @@ def _show(count: dict[str, Any]) -> str:
     return shown if count["methode"] == METHODS["entiers"] else f"{shown}*"
 
 
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#1b1b1b}
-h1{font-size:1.4rem}h2{font-size:1.15rem;margin-top:2rem}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #bbb;padding:.2rem .4rem;text-align:left;vertical-align:top}
-th{background:#eee}.num{text-align:right;font-variant-numeric:tabular-nums}
-.bloquant{background:#fbd5d5}.verdict-conforme{color:#05611f}.verdict-refusee{color:#a00}
-.restreint{border:2px solid #a00;padding:.5rem;margin:1rem 0}
-@media print{body{margin:0}h2{break-before:page}}
-"""
-
-
 def render_html(facts: dict[str, Any]) -> str:
     """One self-contained page: no script, no external resource."""
-    verdict = facts["verdict"]
-    parts = [
-        "<!DOCTYPE html><html lang='fr'><head><meta charset='utf-8'>",
-        f"<title>Audit du secret statistique — {_text(facts['periode'])}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Audit du secret statistique — période {_text(facts['periode'])}</h1>",
-        "<p class='restreint'><strong>Diffusion restreinte (DPO).</strong> Cette page dit "
-        "quelles lignes sont sous secret primaire et ce qu'un attaquant peut déduire de chaque "
-        "compte retenu : elle ne doit jamais rejoindre <code>published/</code>.</p>",
-        f"<p>Verdict : <strong class='verdict-{verdict}'>"
-        f"{'conforme, publication autorisée' if verdict == CONFORME else 'publication refusée'}"
-        "</strong>. Largeur de protection exigée : "
-        f"{facts['largeur_protection']} ; seuils : "
-        + ", ".join(f"{_text(k)} {v}" for k, v in sorted(facts["seuils"].items()))
-        + f". Lignes secrètes : {facts['lignes_secretes']} ({facts['lignes_primaires']} "
-        f"primaires, {facts['lignes_secondaires']} secondaires) ; comptes bloquants : "
-        f"{facts['comptes_bloquants']}. Écrit le {_text(facts['ecrit_le'])}.</p>",
-        "<h2>Part des lignes sous secret, par niveau</h2><table><tr><th>indicateur</th>",
-    ]
-    parts.append("".join(f"<th>{level}</th>" for level in LEVELS) + "</tr>")
-    for indicator, shares in facts["part_secret_par_niveau"].items():
-        cells = "".join(
-            f"<td class='num'>{french.rate(shares.get(level))}</td>" for level in LEVELS
-        )
-        parts.append(f"<tr><td>{_text(indicator)}</td>{cells}</tr>")
-    parts.append("</table>")
-    parts.append(
-        "<h2>Ce que voient les analystes, par niveau</h2><p>Territoires avec une valeur "
-        "(lignes « ensemble »), part de la population cible qu'ils couvrent, et lignes retirées "
-        "(toutes ventilations) par le secret primaire et par le secondaire.</p><table><tr>"
-        "<th>indicateur</th><th>niveau</th><th>territoires avec une valeur</th>"
-        "<th>population cible couverte</th><th>lignes</th><th>primaires</th>"
-        "<th>secondaires</th></tr>"
+    return templating.render(
+        TEMPLATE,
+        f=facts,
+        css=templating.safe(templating.stylesheet()),
+        conforme=CONFORME,
+        levels=LEVELS,
+        seuils=sorted(facts["seuils"].items()),
+        show=_show,
     )
-    for indicator, levels in facts["utilite_par_niveau"].items():
-        for level in LEVELS:
-            if level not in levels:
-                continue
-            u = levels[level]
-            parts.append(
-                f"<tr><td>{_text(indicator)}</td><td>{_text(level)}</td>"
-                f"<td class='num'>{u['territoires_avec_valeur']} sur {u['territoires']}</td>"
-                f"<td class='num'>{french.rate(u['part_population_montree'])}</td>"
-                f"<td class='num'>{u['lignes']}</td><td class='num'>{u['lignes_primaires']}</td>"
-                f"<td class='num'>{u['lignes_secondaires']}</td></tr>"
-            )
-    parts.append("</table>")
-    parts.append(
-        "<h2>Lignes sous secret</h2><p>Intervalle : ce qu'un attaquant qui détient toute la "
-        "publication de la période déduit du compte (programmation linéaire en nombres entiers, "
-        "HiGHS). * : relaxation linéaire arrondie aux entiers, une borne extérieure (comptes "
-        "sans largeur exigée, ou très grands sous-systèmes). « publié » : le compte est lisible "
-        "ailleurs (le non-recours d'une ligne de <code>connus</code> est celui de "
-        "<code>indicateurs</code>).</p>"
-    )
-    header = (
-        "<tr><th>table</th><th>indicateur</th><th>niveau</th><th>territoire</th>"
-        "<th>tranche</th><th>ménage</th><th>motif</th><th>règles</th><th>comptes</th></tr>"
-    )
-    parts.append(f"<table>{header}")
-    for row in facts["lignes"]:
-        blocking = any(count["bloquant"] for count in row["comptes"].values())
-        counts = "<br>".join(
-            f"{_text(name)} {_show(count)}"
-            + (f" (≥ {count['largeur_requise']})" if count["largeur_requise"] else "")
-            for name, count in row["comptes"].items()
-        )
-        parts.append(
-            f"<tr{' class=bloquant' if blocking else ''}><td>{_text(row['table'])}</td>"
-            f"<td>{_text(row['indicateur'])}</td><td>{_text(row['niveau'])}</td>"
-            f"<td>{_text(row['code_territoire'])} {_text(row['libelle_territoire'])}</td>"
-            f"<td>{_text(row['tranche_age'])}</td><td>{_text(row['type_menage'])}</td>"
-            f"<td>{_text(row['motif'])}</td><td>{_text('; '.join(row['regles']))}</td>"
-            f"<td>{counts}</td></tr>"
-        )
-    parts.append("</table></body></html>")
-    return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""Secondary secret and release gate (INDICATORS.md, "Disclosure rules", rules 2 and 4).
+"""Secondary secret and release gate (docs/regles.md, "Secret statistique", rules 2 and 4).
 
 Withholding only the small rows is broken as soon as a total is published: the département
 minus the published EPCIs gives back the one withheld EPCI. So, after the primary secret:
@@ -32,7 +32,7 @@ the smallest population, then the row's position.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +44,7 @@ from pipelines.publish.attacker_view import CONNUS_KEY, ROW_KEY, AttackerView, G
 from pipelines.publish.least_loss import LeastLoss, least_loss, row_costs
 from pipelines.publish.model import ENSEMBLE, PublicationError
 from pipelines.publish.protection import Protection
+from pipelines.publish.requirements import primary_rules, requirements
 from pipelines.publish.secret import withhold
 
 LEVEL_RANK = {"commune": 0, "zone": 1, "epci": 2, "departement": 3}
@@ -78,80 +79,6 @@ class SecretPattern:
     @property
     def passed(self) -> bool:
         return not self.blocking
-
-
-def _small(value: int, threshold: int) -> bool:
-    return 1 <= value <= threshold - 1
-
-
-def primary_rules(
-    indicateurs: pl.DataFrame, connus: pl.DataFrame, thresholds: Mapping[str, int]
-) -> dict[tuple[str, int], list[str]]:
-    """Why each primary row is secret, in the words of rule 1 (for the restricted audit)."""
-    rules: dict[tuple[str, int], list[str]] = {}
-    columns = ("indicateur", "population", "non_recours", "secret")
-    for rid, row in enumerate(indicateurs.select(columns).iter_rows(named=True)):
-        if not row["secret"]:
-            continue
-        t, p, n = thresholds[row["indicateur"]], row["population"], row["non_recours"]
-        found = [
-            f"{label} entre 1 et {t - 1}"
-            for label, value in (
-                ("population", p),
-                ("non_recours", n),
-                ("population − non_recours", p - n),
-            )
-            if _small(value, t)
-        ]
-        if n == p > 0:
-            found.append("non_recours = population")
-        rules[("i", rid)] = found
-    columns = ("indicateur", "non_recours", "non_recours_connus", "secret")
-    for cid, row in enumerate(connus.select(columns).iter_rows(named=True)):
-        if not row["secret"]:
-            continue
-        t, n, k = thresholds[row["indicateur"]], row["non_recours"], row["non_recours_connus"]
-        rules[("c", cid)] = [
-            f"{label} entre 1 et {t - 1}"
-            for label, value in (
-                ("non_recours_connus", k),
-                ("non_recours − non_recours_connus", n - k),
-            )
-            if _small(value, t)
-        ]
-    return rules
-
-
-def requirements(
-    view: AttackerView,
-    indicateurs: pl.DataFrame,
-    connus: pl.DataFrame,
-    primary: Collection[tuple[str, int]],
-    thresholds: Mapping[str, int],
-    width: int,
-) -> dict[str, int]:
-    """Rule 2: the width each count of a primary row needs (counts between 1 and T − 1: the
-    protection width; a row where everybody is presumed non-take-up: ``P − N`` not provable 0)."""
-    required: dict[str, int] = {}
-
-    def need(name: str, minimum: int) -> None:
-        required[name] = max(required.get(name, 0), minimum)
-
-    ind = indicateurs.select("indicateur", "population", "non_recours").rows()
-    con = connus.select("indicateur", "non_recours", "non_recours_connus").rows()
-    for table, row in primary:
-        if table == "i":
-            indicator, p, n = ind[row]
-            cells, counts = view.indicateurs_cells[row], {"P": p, "N": n, "D": p - n}
-        else:
-            indicator, n, k = con[row]
-            cells, counts = view.connus_cells[row], {"N": n, "K": k, "E": n - k}
-        for count, value in counts.items():
-            if _small(value, thresholds[indicator]):
-                need(cells[count], width)
-        if table == "i" and counts["D"] == 0 and counts["P"] > 0:
-            need(cells["D"], 1)
-    return required
 
 
 def previous_secrets(previous: pl.DataFrame | None, key: tuple[str, ...]) -> set[tuple]:

@@ -1,4 +1,4 @@
-"""Primary statistical secret (INDICATORS.md, "Disclosure rules", rule 1).
+"""Primary statistical secret (docs/regles.md, "Secret statistique", rule 1).
 
 Flagging and withholding are two steps on purpose: the secondary secret (rule 2,
 :mod:`pipelines.publish.secondary`) needs the true counts of the primary-secret rows to decide

@@ -15,6 +15,9 @@ territory's rate sits beside its difference to the département's; a rate restin
 linked source carries a warning (``pipelines.report.linkage``); the period's exports are
 linked by relative paths (``exports/<période>/``, beside the report).
 
+This module reads and orders; the template ``rapport_analystes.html.j2`` (written by
+``pipelines.templating``) makes the page of what it hands over, every text escaped.
+
 The work is a fixed number of vectorised reads and one pass over the published rows, whose
 number does not grow with the population (the grid is 586 communes, 150 zones and 18 EPCIs
 whatever the département's size): the report takes the same second for the demo and the whole
@@ -26,21 +29,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from html import escape
 from pathlib import Path
 
 import polars as pl
 
+from pipelines import templating
 from pipelines.crossing.indicators import AGE_BANDS, HOUSEHOLD_TYPES
 from pipelines.publish.aggregate import EXCLUSIONS
 from pipelines.publish.least_loss import utility_figures
 from pipelines.publish.model import ENSEMBLE
 from pipelines.report import cells, context, exports, linkage, maps, page
+from pipelines.report.cells import Cell, Table
 from pipelines.report.model import HOUSEHOLD_LABELS, Publication, load
 from recours import french
 from recours.atomic import write_text_atomically
 
-STYLESHEET = Path(__file__).resolve().parent / "rapport.css"
+TEMPLATE = "rapport_analystes.html.j2"
 MEASURES = (
     ("lignes_lues", "lignes lues"),
     ("lignes_ecartees", "lignes écartées"),
@@ -72,17 +76,6 @@ def report_name(period: str) -> str:
 
 def _ensemble(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter((pl.col("tranche_age") == ENSEMBLE) & (pl.col("type_menage") == ENSEMBLE))
-
-
-def _table(caption: str, head: str, rows: list[str], css: str = "donnees", foot: str = "") -> str:
-    """A table; ``foot`` (a row) stays under the body when the body is re-sorted."""
-    return (
-        f'<table class="{css}"><caption>{escape(caption)}</caption>{head}<tbody>'
-        + "".join(f"<tr>{row}</tr>" for row in rows)
-        + "</tbody>"
-        + (f"<tfoot><tr>{foot}</tr></tfoot>" if foot else "")
-        + "</table>"
-    )
 
 
 def _department_row(frame: pl.DataFrame) -> dict | None:
@@ -117,12 +110,12 @@ class View:
     insee: pl.DataFrame
     exports_href: str  # e.g. "exports/2026-10", relative to the report's folder
 
-    def warning(self, indicator: str, period: str | None = None) -> str:
+    def warning(self, indicator: str, period: str | None = None) -> linkage.Alert | None:
         """The mark after a rate of ``indicator`` for ``period`` (this one by default)."""
         weak = self.weak.get((indicator, period or self.publication.period))
-        return linkage.mark(indicator, weak) if weak else ""
+        return linkage.mark(indicator, weak) if weak else None
 
-    def row_warning(self, row: dict) -> str:
+    def row_warning(self, row: dict) -> linkage.Alert | None:
         return self.warning(row["indicateur"], row["periode"])
 
 
@@ -137,9 +130,10 @@ def _view(publication: Publication) -> View:
 
 
 # --------------------------------------------------------------------------- sections
+# Each returns what its part of the template needs: tables of cells, texts, maps.
 
 
-def _summary(view: View) -> str:
+def _summary(view: View) -> dict:
     """One line per indicator: the département's figures and the share already known."""
     publication = view.publication
     known = publication.connus.filter(pl.col("niveau") == "departement")
@@ -149,18 +143,19 @@ def _summary(view: View) -> str:
         row = _department_row(publication.indicateurs.filter(pl.col("indicateur") == indicator))
         if row is None:
             continue
-        link = f'<a href="#ind-{indicator}">{escape(entry.get("libelle") or indicator)}</a>'
         known_rows = known.filter(pl.col("indicateur") == indicator).to_dicts()
-        known_cell = "<td>–</td>"
+        known_cell = cells.MISSING
         if known_rows:
             k = known_rows[0]
             known_cell = cells.rate(
                 k["part_connus"], cells.known_key(k, "part_connus"), bool(k["secret"])
             )
         rows.append(
-            f'<th scope="row">{link}</th>'
-            + cells.indicator_cells(row, view.row_warning(row))
-            + known_cell
+            [
+                cells.row_header(entry.get("libelle") or indicator, href=f"#ind-{indicator}"),
+                *cells.indicator_cells(row, view.row_warning(row)),
+                known_cell,
+            ]
         )
     head = cells.header(
         "Indicateur",
@@ -169,88 +164,59 @@ def _summary(view: View) -> str:
         "Taux",
         "Part déjà connue des services sociaux",
     )
-    return (
-        '<section id="synthese"><h2>Synthèse pour la Haute-Garonne</h2>'
-        + _table(f"Haute-Garonne, {french.period_label(publication.period)}", head, rows)
-        + _skipped(publication)
-        + "</section>"
-    )
+    return {
+        "table": Table(f"Haute-Garonne, {french.period_label(publication.period)}", head, rows),
+        "skipped": _skipped(publication),
+    }
 
 
-def _skipped(publication: Publication) -> str:
+def _skipped(publication: Publication) -> list[tuple[str, str]]:
+    """The indicators the run left out, with why (none before the metadata said so)."""
     if not publication.current_metadata:
-        return ""
+        return []
     reasons = {
         name.removeprefix("indicateur_ignore_"): reason
         for name, reason in publication.metadonnees.items()
         if name.startswith("indicateur_ignore_")
     }
-    if not reasons:
-        return ""
-    items = "".join(
-        f"<li><strong>{escape(name)}</strong> : {escape(reason)}</li>"
-        for name, reason in sorted(reasons.items())
-    )
-    return (
-        '<div class="note"><p>Indicateurs non calculés pour cette période :</p>'
-        f"<ul>{items}</ul></div>"
-    )
+    return sorted(reasons.items())
 
 
-def _definition(entry: dict) -> str:
-    return (
-        '<div class="definition">'
-        f"<p>{escape(entry.get('definition') or '')}</p>"
-        f"<p><strong>Sources</strong> : {escape(entry.get('sources') or '')} ; conventions : "
-        f"{escape(entry.get('conventions') or '')}.</p>"
-        f'<p class="garde"><strong>Mises en garde</strong> : '
-        f"{escape(entry.get('mises_en_garde') or '')}</p></div>"
-    )
+def _headline(row: dict, warning: linkage.Alert | None) -> dict:
+    return {
+        "secret": bool(row["secret"]),
+        "taux": Cell(
+            "s" if row["secret"] else french.rate(row["taux"]), cells.indicator_key(row, "taux")
+        ),
+        "alert": warning,
+        "non_recours": Cell(
+            french.integer(row["non_recours"]), cells.indicator_key(row, "non_recours")
+        ),
+        "population": Cell(
+            french.integer(row["population"]), cells.indicator_key(row, "population")
+        ),
+    }
 
 
-def _headline(row: dict, warning: str) -> str:
-    if row["secret"]:
-        return (
-            '<p class="chiffre-cle">Taux de non-recours présumé en Haute-Garonne : '
-            + cells.span("s", cells.indicator_key(row, "taux"))
-            + " (secret statistique)</p>"
-        )
-    return (
-        '<p class="chiffre-cle">Taux de non-recours présumé en Haute-Garonne : <strong>'
-        + cells.span(french.rate(row["taux"]), cells.indicator_key(row, "taux"))
-        + warning
-        + "</strong>, soit "
-        + cells.span(french.integer(row["non_recours"]), cells.indicator_key(row, "non_recours"))
-        + " en non-recours présumé sur une population cible de "
-        + cells.span(french.integer(row["population"]), cells.indicator_key(row, "population"))
-        + ".</p>"
-    )
-
-
-def _downloads(view: View, indicator: str) -> str:
+def _downloads(view: View, indicator: str) -> dict:
     """Relative links to the period's export files of this indicator, and to the workbook."""
     stems = exports.frames(view.publication)
-    links = []
-    for kind in ("csv", "parquet"):
-        files = [
-            f'<a href="{view.exports_href}/{indicator}_{part}.{kind}" download>{escape(label)}</a>'
-            for part, label in EXPORT_LABELS.items()
-            if f"{indicator}_{part}" in stems
-        ]
-        links.append(f"{kind.upper()} : " + ", ".join(files))
-    workbook = exports.workbook_name(view.publication.period)
-    links.append(
-        f'<a href="{view.exports_href}/{workbook}" download>classeur Excel de la période</a>'
-    )
-    return (
-        '<p class="telechargements"><strong>Télécharger</strong> (fichiers du dossier '
-        f"<code>{escape(view.exports_href)}/</code> à côté de ce rapport) — "
-        + " ; ".join(links)
-        + ".</p>"
-    )
+    groups = [
+        (
+            kind.upper(),
+            [
+                (f"{view.exports_href}/{indicator}_{part}.{kind}", label)
+                for part, label in EXPORT_LABELS.items()
+                if f"{indicator}_{part}" in stems
+            ],
+        )
+        for kind in ("csv", "parquet")
+    ]
+    workbook = f"{view.exports_href}/{exports.workbook_name(view.publication.period)}"
+    return {"groups": groups, "workbook": workbook}
 
 
-def _maps(view: View, indicator: str, rows: pl.DataFrame, label: str) -> str:
+def _maps(view: View, indicator: str, rows: pl.DataFrame, label: str) -> dict:
     """The zone map first, the communes, the legend, the zoom on Toulouse Métropole, the
     EPCIs; one set of classes for all of them (the zones' rates when the level is published,
     so that its five classes are all used)."""
@@ -272,32 +238,28 @@ def _maps(view: View, indicator: str, rows: pl.DataFrame, label: str) -> str:
         metropole["libelle_territoire"][0] if metropole.height else "Toulouse Métropole"
     )
     weak = view.weak.get((indicator, view.publication.period))
-    warning = (
-        f'<p class="alerte-carte">{linkage.MARK} Taux surestimés sur toutes ces cartes : '
-        f"taux de liaison faible ({escape(linkage.describe(weak))}), voir "
-        f'<a href="#{linkage.anchor(indicator)}">ci-dessus</a>.</p>'
-        if weak
-        else ""
-    )
-    return (
-        '<div class="cartes">'
-        + maps.choropleth(
-            "zone", zones, breaks, indicator, f"{label} — taux par zone d'observation"
-        )
-        + maps.choropleth("commune", communes, breaks, indicator, f"{label} — taux par commune")
-        + maps.legend(breaks, rates, _department_row(rows))
-        + warning
-        + maps.choropleth(
-            "commune",
-            communes,
-            breaks,
-            indicator,
-            f"{label} — zoom sur les communes de {metropole_name}",
-            epci=maps.TOULOUSE_METROPOLE,
-        )
-        + maps.choropleth("epci", epci, breaks, indicator, f"{label} — taux par EPCI")
-        + "</div>"
-    )
+    return {
+        "before": [
+            maps.choropleth(
+                "zone", zones, breaks, indicator, f"{label} — taux par zone d'observation"
+            ),
+            maps.choropleth("commune", communes, breaks, indicator, f"{label} — taux par commune"),
+        ],
+        "legend": maps.legend(breaks, rates, _department_row(rows)),
+        "weak": linkage.describe(weak) if weak else None,
+        "anchor": linkage.anchor(indicator),
+        "after": [
+            maps.choropleth(
+                "commune",
+                communes,
+                breaks,
+                indicator,
+                f"{label} — zoom sur les communes de {metropole_name}",
+                epci=maps.TOULOUSE_METROPOLE,
+            ),
+            maps.choropleth("epci", epci, breaks, indicator, f"{label} — taux par EPCI"),
+        ],
+    }
 
 
 def _names(territories: pl.DataFrame, level: str, code: str, name: str) -> pl.DataFrame:
@@ -306,7 +268,7 @@ def _names(territories: pl.DataFrame, level: str, code: str, name: str) -> pl.Da
     )
 
 
-def _by_zone(view: View, rows: pl.DataFrame) -> str:
+def _by_zone(view: View, rows: pl.DataFrame) -> Table | None:
     """Every zone, its EPCI, its figures and its difference to the département, by rate."""
     territories = view.publication.territoires
     department = _department_row(rows)
@@ -320,12 +282,14 @@ def _by_zone(view: View, rows: pl.DataFrame) -> str:
         .join(_names(territories, "epci", "code_epci", "epci"), on="code_epci", how="left")
     )
     if zones.is_empty():
-        return "<p>Pas de zones d'observation publiées pour cette période.</p>"
+        return None
     body = [
-        cells.row_header(row["libelle_territoire"])
-        + f"<td>{escape(row['epci'] or '')}</td>"
-        + cells.indicator_cells(row, view.row_warning(row))
-        + cells.difference(row, department)
+        [
+            cells.row_header(row["libelle_territoire"]),
+            cells.text(row["epci"]),
+            *cells.indicator_cells(row, view.row_warning(row)),
+            cells.difference(row, department),
+        ]
         for row in zones.iter_rows(named=True)
     ]
     head = cells.header(
@@ -337,73 +301,73 @@ def _by_zone(view: View, rows: pl.DataFrame) -> str:
         DIFFERENCE,
         numeric_from=2,
     )
-    return (
-        f"<details open><summary>Les {zones.height} zones d'observation, du taux le plus fort "
-        "au plus faible (cliquer un en-tête pour trier)</summary>"
-        + _table("Par zone d'observation", head, body, "donnees triable")
-        + "</details>"
-    )
+    return Table("Par zone d'observation", head, body, "donnees triable")
 
 
-def _by_epci(view: View, rows: pl.DataFrame) -> str:
+def _by_epci(view: View, rows: pl.DataFrame) -> Table:
     department = _department_row(rows)
     epci = by_rate(_ensemble(rows.filter(pl.col("niveau") == "epci")))
     body = [
-        cells.row_header(row["libelle_territoire"])
-        + cells.indicator_cells(row, view.row_warning(row))
-        + cells.difference(row, department)
+        [
+            cells.row_header(row["libelle_territoire"]),
+            *cells.indicator_cells(row, view.row_warning(row)),
+            cells.difference(row, department),
+        ]
         for row in epci.iter_rows(named=True)
     ]
     head = cells.header(
         "EPCI", "Population cible", "Non-recours présumé", "Taux", DIFFERENCE, numeric_from=1
     )
-    foot = ""
+    foot = None
     if department is not None:
-        foot = (
-            cells.row_header("Haute-Garonne")
-            + cells.indicator_cells(department, view.row_warning(department))
-            + "<td></td>"
-        )
-    return _table("Par EPCI (partie en Haute-Garonne)", head, body, "donnees triable", foot)
+        foot = [
+            cells.row_header("Haute-Garonne"),
+            *cells.indicator_cells(department, view.row_warning(department)),
+            cells.EMPTY,
+        ]
+    return Table("Par EPCI (partie en Haute-Garonne)", head, body, "donnees triable", foot)
 
 
-def _breakdowns(view: View, rows: pl.DataFrame) -> str:
+def _breakdowns(view: View, rows: pl.DataFrame) -> list[Table]:
     """Département rows by age band, by household type, and the rate of each crossing."""
     department = rows.filter(pl.col("niveau") == "departement")
     bands = [b for b in AGE_BANDS if b in set(department["tranche_age"].to_list())]
     types = [t for t in HOUSEHOLD_TYPES if t in set(department["type_menage"].to_list())]
     lookup = {(r["tranche_age"], r["type_menage"]): r for r in department.iter_rows(named=True)}
     head = cells.header("", "Population cible", "Non-recours présumé", "Taux")
-    parts = []
     by_age = [
-        cells.row_header(band)
-        + cells.indicator_cells(
-            lookup[(band, ENSEMBLE)], view.row_warning(lookup[(band, ENSEMBLE)])
-        )
+        [
+            cells.row_header(band),
+            *cells.indicator_cells(
+                lookup[(band, ENSEMBLE)], view.row_warning(lookup[(band, ENSEMBLE)])
+            ),
+        ]
         for band in [*bands, ENSEMBLE]
         if (band, ENSEMBLE) in lookup
     ]
-    parts.append(_table("Haute-Garonne, par tranche d'âge", head, by_age))
+    tables = [Table("Haute-Garonne, par tranche d'âge", head, by_age)]
     if types:
         by_type = [
-            cells.row_header(HOUSEHOLD_LABELS[kind])
-            + cells.indicator_cells(
-                lookup[(ENSEMBLE, kind)], view.row_warning(lookup[(ENSEMBLE, kind)])
-            )
+            [
+                cells.row_header(HOUSEHOLD_LABELS[kind]),
+                *cells.indicator_cells(
+                    lookup[(ENSEMBLE, kind)], view.row_warning(lookup[(ENSEMBLE, kind)])
+                ),
+            ]
             for kind in [*types, ENSEMBLE]
             if (ENSEMBLE, kind) in lookup
         ]
-        parts.append(_table("Haute-Garonne, par type de ménage", head, by_type))
+        tables.append(Table("Haute-Garonne, par type de ménage", head, by_type))
         cross_head = cells.header(
             "Tranche d'âge", *(HOUSEHOLD_LABELS[kind] for kind in [*types, ENSEMBLE])
         )
         cross = []
         for band in [*bands, ENSEMBLE]:
-            line = cells.row_header(band)
+            line = [cells.row_header(band)]
             for kind in [*types, ENSEMBLE]:
                 row = lookup.get((band, kind))
-                line += (
-                    "<td>–</td>"
+                line.append(
+                    cells.MISSING
                     if row is None
                     else cells.rate(
                         row["taux"],
@@ -413,13 +377,13 @@ def _breakdowns(view: View, rows: pl.DataFrame) -> str:
                     )
                 )
             cross.append(line)
-        parts.append(
-            _table("Haute-Garonne, taux par tranche d'âge et type de ménage", cross_head, cross)
+        tables.append(
+            Table("Haute-Garonne, taux par tranche d'âge et type de ménage", cross_head, cross)
         )
-    return '<div class="ventilations">' + "".join(parts) + "</div>"
+    return tables
 
 
-def _known(publication: Publication, indicator: str) -> str:
+def _known(publication: Publication, indicator: str) -> dict:
     """Among presumed non-take-up, the share already in contact with social services."""
     known = publication.connus.filter(pl.col("indicateur") == indicator)
     if known.is_empty():
@@ -428,41 +392,35 @@ def _known(publication: Publication, indicator: str) -> str:
             if publication.current_metadata
             else None
         )
-        return "<p>Pas de chiffres sur les personnes connues des services sociaux" + (
-            f" pour cette période : non publiés ({escape(why)}).</p>" if why else ".</p>"
-        )
+        return {"table": None, "why": why}
     epci = known.filter(pl.col("niveau") == "epci").sort("libelle_territoire")
     department = known.filter(pl.col("niveau") == "departement")
     body = []
     for row in [*epci.iter_rows(named=True), *department.iter_rows(named=True)]:
         name = "Haute-Garonne" if row["niveau"] == "departement" else row["libelle_territoire"]
         secret = bool(row["secret"])
-        bar = ""
-        if not secret and row["part_connus"] is not None:
-            # an SVG bar: the page's policy allows no style attribute
-            bar = (
-                '<svg class="barre" viewBox="0 0 100 10" preserveAspectRatio="none">'
-                f'<rect width="{100 * row["part_connus"]:.1f}" height="10"/></svg>'
-            )
+        # an SVG bar: the page's policy allows no style attribute
+        bar = (
+            f"{100 * row['part_connus']:.1f}"
+            if not secret and row["part_connus"] is not None
+            else ""
+        )
         body.append(
-            cells.row_header(name)
-            + cells.count(row["non_recours"], cells.known_key(row, "non_recours"), secret)
-            + cells.count(
-                row["non_recours_connus"], cells.known_key(row, "non_recours_connus"), secret
-            )
-            + cells.rate(row["part_connus"], cells.known_key(row, "part_connus"), secret)
-            + f'<td class="jauge">{bar}</td>'
+            [
+                cells.row_header(name),
+                cells.count(row["non_recours"], cells.known_key(row, "non_recours"), secret),
+                cells.count(
+                    row["non_recours_connus"], cells.known_key(row, "non_recours_connus"), secret
+                ),
+                cells.rate(row["part_connus"], cells.known_key(row, "part_connus"), secret),
+                Cell(bar=bar),
+            ]
         )
     head = cells.header("Territoire", "Non-recours présumé", "dont connus", "Part connue", "")
-    return (
-        "<p>Parmi les personnes ou foyers en non-recours présumé, ceux qui ont eu un contact "
-        "avec les services sociaux du Département dans les 24 derniers mois : un travailleur "
-        "social qui les connaît déjà peut les orienter vers le droit.</p>"
-        + _table("Connus des services sociaux, par EPCI", head, body)
-    )
+    return {"table": Table("Connus des services sociaux, par EPCI", head, body), "why": None}
 
 
-def _context(view: View, rows: pl.DataFrame) -> str:
+def _context(view: View, rows: pl.DataFrame) -> Table:
     epci = _ensemble(rows.filter(pl.col("niveau").is_in(["epci", "departement"])))
     joined = epci.join(view.insee, on="code_territoire", how="left").sort(
         pl.col("niveau") == "departement", "libelle_territoire"
@@ -472,13 +430,18 @@ def _context(view: View, rows: pl.DataFrame) -> str:
         code = row["code_territoire"]
         name = "Haute-Garonne" if row["niveau"] == "departement" else row["libelle_territoire"]
         body.append(
-            cells.row_header(name)
-            + cells.rate(
-                row["taux"], cells.indicator_key(row, "taux"), row["secret"], view.row_warning(row)
-            )
-            + cells.percent(row["pauvrete_pct"], cells.key("x", code, "pauvrete_pct"))
-            + cells.percent(row["couverture_pct"], cells.key("x", code, "couverture_pct"))
-            + cells.percent(row["chomage_pct"], cells.key("x", code, "chomage_pct"))
+            [
+                cells.row_header(name),
+                cells.rate(
+                    row["taux"],
+                    cells.indicator_key(row, "taux"),
+                    row["secret"],
+                    view.row_warning(row),
+                ),
+                cells.percent(row["pauvrete_pct"], cells.key("x", code, "pauvrete_pct")),
+                cells.percent(row["couverture_pct"], cells.key("x", code, "couverture_pct")),
+                cells.percent(row["chomage_pct"], cells.key("x", code, "chomage_pct")),
+            ]
         )
     head = cells.header(
         "Territoire",
@@ -487,19 +450,15 @@ def _context(view: View, rows: pl.DataFrame) -> str:
         "Couverture du taux de pauvreté",
         "Taux de chômage (RP 2018)",
     )
-    return _table("Contexte territorial par EPCI", head, body) + (
-        f'<p class="source">{escape(context.VINTAGES)}</p>'
-    )
+    return Table("Contexte territorial par EPCI", head, body)
 
 
-def _evolution(view: View, indicator: str) -> str:
+def _evolution(view: View, indicator: str) -> Table | None:
+    """Every published period's rates side by side; None while only one period is published."""
     history = view.publication.history.filter(pl.col("indicateur") == indicator)
     periods = sorted(set(history["periode"].to_list()))
     if len(periods) < 2:
-        return (
-            "<p>Une seule période publiée pour cet indicateur : l'évolution apparaîtra "
-            "avec la prochaine publication.</p>"
-        )
+        return None
     lookup = {(r["code_territoire"], r["periode"]): r for r in history.iter_rows(named=True)}
     territories = (
         history.select("niveau", "code_territoire", "libelle_territoire")
@@ -508,11 +467,11 @@ def _evolution(view: View, indicator: str) -> str:
     )
     body = []
     for territory in territories.iter_rows(named=True):
-        line = cells.row_header(territory["libelle_territoire"])
+        line = [cells.row_header(territory["libelle_territoire"])]
         for period in periods:
             row = lookup.get((territory["code_territoire"], period))
-            line += (
-                "<td>–</td>"
+            line.append(
+                cells.MISSING
                 if row is None
                 else cells.rate(
                     row["taux"],
@@ -522,11 +481,11 @@ def _evolution(view: View, indicator: str) -> str:
                 )
             )
         body.append(line)
-    head = cells.header("Territoire", *(escape(french.period_label(p)) for p in periods))
-    return _table("Taux de non-recours présumé par période", head, body)
+    head = cells.header("Territoire", *(french.period_label(p) for p in periods))
+    return Table("Taux de non-recours présumé par période", head, body)
 
 
-def _communes(view: View, rows: pl.DataFrame) -> str:
+def _communes(view: View, rows: pl.DataFrame) -> Table:
     territories = view.publication.territoires
     department = _department_row(rows)
     communes = by_rate(
@@ -544,11 +503,13 @@ def _communes(view: View, rows: pl.DataFrame) -> str:
         .join(_names(territories, "epci", "code_epci", "epci"), on="code_epci", how="left")
     )
     body = [
-        cells.row_header(row["libelle_territoire"])
-        + f"<td>{escape(row['zone'] or '')}</td>"
-        + f"<td>{escape(row['epci'] or '')}</td>"
-        + cells.indicator_cells(row, view.row_warning(row))
-        + cells.difference(row, department)
+        [
+            cells.row_header(row["libelle_territoire"]),
+            cells.text(row["zone"]),
+            cells.text(row["epci"]),
+            *cells.indicator_cells(row, view.row_warning(row)),
+            cells.difference(row, department),
+        ]
         for row in communes.iter_rows(named=True)
     ]
     head = cells.header(
@@ -561,49 +522,40 @@ def _communes(view: View, rows: pl.DataFrame) -> str:
         DIFFERENCE,
         numeric_from=3,
     )
-    return (
-        f"<details><summary>Les {communes.height} communes, du taux le plus fort au plus "
-        "faible, secrètes en dernier (cliquer un en-tête pour trier)</summary>"
-        + _table("Par commune", head, body, "donnees triable")
-        + "</details>"
-    )
+    return Table("Par commune", head, body, "donnees triable")
 
 
-def _indicator_section(view: View, indicator: str) -> str:
+def _indicator_section(view: View, indicator: str) -> dict:
     publication = view.publication
     entry = publication.catalogue_entry(indicator)
     label = entry.get("libelle") or indicator
     rows = publication.indicateurs.filter(pl.col("indicateur") == indicator)
     headline = _department_row(rows)
     weak = view.weak.get((indicator, publication.period))
-    return (
-        f'<section class="indicateur" id="ind-{indicator}" data-indicateur="{indicator}">'
-        f"<h2>{escape(label)}</h2>"
-        + (_headline(headline, view.row_warning(headline)) if headline else "")
-        + (linkage.note(indicator, weak) if weak else "")
-        + _definition(entry)
-        + _downloads(view, indicator)
-        + "<h3>Cartes</h3>"
-        + _maps(view, indicator, rows, label)
-        + "<h3>Par zone d'observation</h3>"
-        + _by_zone(view, rows)
-        + "<h3>Par EPCI</h3>"
-        + _by_epci(view, rows)
-        + "<h3>Par tranche d'âge et type de ménage</h3>"
-        + _breakdowns(view, rows)
-        + "<h3>Déjà connus des services sociaux</h3>"
-        + _known(publication, indicator)
-        + "<h3>Contexte territorial</h3>"
-        + _context(view, rows)
-        + "<h3>Évolution</h3>"
-        + _evolution(view, indicator)
-        + "<h3>Par commune</h3>"
-        + _communes(view, rows)
-        + "</section>"
-    )
+    return {
+        "id": indicator,
+        "label": label,
+        "headline": _headline(headline, view.row_warning(headline)) if headline else None,
+        "weak": linkage.describe(weak) if weak else None,
+        "anchor": linkage.anchor(indicator),
+        "entry": {
+            name: entry.get(name) or ""
+            for name in ("definition", "sources", "conventions", "mises_en_garde")
+        },
+        "downloads": _downloads(view, indicator),
+        "maps": _maps(view, indicator, rows, label),
+        "zones": _by_zone(view, rows),
+        "epci": _by_epci(view, rows),
+        "breakdowns": _breakdowns(view, rows),
+        "known": _known(publication, indicator),
+        "context": _context(view, rows),
+        "evolution": _evolution(view, indicator),
+        "communes": _communes(view, rows),
+    }
 
 
-def _quality(publication: Publication) -> str:
+def _quality(publication: Publication) -> list[tuple[str | None, Table]]:
+    """The quality tables, each with the summary it is folded under (None: shown open)."""
     quality = publication.qualite
     indicators = set(publication.indicators)
     deliveries = quality.filter(~pl.col("convention").is_in(sorted(indicators)))
@@ -613,43 +565,47 @@ def _quality(publication: Publication) -> str:
     period = publication.period
     body = []
     for convention, measures in sorted(by_convention.items()):
-        line = cells.row_header(convention)
+        line = [cells.row_header(convention)]
         for measure, _ in MEASURES:
-            line += (
+            line.append(
                 cells.count(measures[measure], cells.key("q", period, convention, measure))
                 if measure in measures
-                else "<td>–</td>"
+                else cells.MISSING
             )
         rate = linkage.linkage_rate(measures)
         low = rate is not None and rate < linkage.LOW_LINKAGE
-        line += (
-            "<td>–</td>"
+        line.append(
+            cells.MISSING
             if rate is None
             else cells.rate(
-                rate,
-                cells.key("l", period, convention),
-                warning=f' <span class="faible">{linkage.MARK} faible</span>' if low else "",
+                rate, cells.key("l", period, convention), alert=linkage.LOW if low else None
             )
         )
         body.append(line)
     head = cells.header("Convention", *(label for _, label in MEASURES), "Taux de liaison")
-    parts = [_table("Livraisons et appariement, par convention", head, body)]
+    parts: list[tuple[str | None, Table]] = [
+        (None, Table("Livraisons et appariement, par convention", head, body))
+    ]
 
-    reasons = []
-    for row in deliveries.filter(pl.col("mesure").str.starts_with("lignes_ecartees_")).iter_rows(
-        named=True
-    ):
-        reasons.append(
-            cells.row_header(row["convention"])
-            + f"<td>{escape(row['mesure'].removeprefix('lignes_ecartees_'))}</td>"
-            + cells.count(row["valeur"], cells.key("q", period, row["convention"], row["mesure"]))
-        )
+    reasons = [
+        [
+            cells.row_header(row["convention"]),
+            cells.text(row["mesure"].removeprefix("lignes_ecartees_")),
+            cells.count(row["valeur"], cells.key("q", period, row["convention"], row["mesure"])),
+        ]
+        for row in deliveries.filter(
+            pl.col("mesure").str.starts_with("lignes_ecartees_")
+        ).iter_rows(named=True)
+    ]
     if reasons:
         parts.append(
-            _table(
-                "Lignes écartées, par motif",
-                cells.header("Convention", "Motif", "Lignes"),
-                reasons,
+            (
+                None,
+                Table(
+                    "Lignes écartées, par motif",
+                    cells.header("Convention", "Motif", "Lignes"),
+                    reasons,
+                ),
             )
         )
 
@@ -658,71 +614,48 @@ def _quality(publication: Publication) -> str:
     for row in pair_rows.sort("convention", "mesure").iter_rows(named=True):
         how, _, other = row["mesure"].partition("_avec_")
         pairs.append(
-            cells.row_header(row["convention"])
-            + f"<td>{escape(other)}</td>"
-            + f"<td>{'NIR' if how == 'liees_nir' else 'traits d’identité'}</td>"
-            + cells.count(row["valeur"], cells.key("q", period, row["convention"], row["mesure"]))
+            [
+                cells.row_header(row["convention"]),
+                cells.text(other),
+                cells.text("NIR" if how == "liees_nir" else "traits d’identité"),
+                cells.count(
+                    row["valeur"], cells.key("q", period, row["convention"], row["mesure"])
+                ),
+            ]
         )
     if pairs:
         parts.append(
-            "<details><summary>Appariement par paire de sources</summary>"
-            + _table(
-                "Lignes retrouvées dans l'autre source",
-                cells.header("Convention", "Autre source", "Par", "Lignes"),
-                pairs,
+            (
+                "Appariement par paire de sources",
+                Table(
+                    "Lignes retrouvées dans l'autre source",
+                    cells.header("Convention", "Autre source", "Par", "Lignes"),
+                    pairs,
+                ),
             )
-            + "</details>"
         )
 
     units = quality.filter(pl.col("convention").is_in(sorted(indicators)))
     unit_rows = [
-        cells.row_header(row["convention"])
-        + f"<td>{escape(UNIT_MEASURES.get(row['mesure'], row['mesure']))}</td>"
-        + cells.count(row["valeur"], cells.key("q", period, row["convention"], row["mesure"]))
+        [
+            cells.row_header(row["convention"]),
+            cells.text(UNIT_MEASURES.get(row["mesure"], row["mesure"])),
+            cells.count(row["valeur"], cells.key("q", period, row["convention"], row["mesure"])),
+        ]
         for row in units.iter_rows(named=True)
     ]
     if unit_rows:
         parts.append(
-            _table(
-                "Unités de la population cible laissées hors des tableaux",
-                cells.header("Indicateur", "Raison", "Unités"),
-                unit_rows,
+            (
+                None,
+                Table(
+                    "Unités de la population cible laissées hors des tableaux",
+                    cells.header("Indicateur", "Raison", "Unités"),
+                    unit_rows,
+                ),
             )
         )
-    return (
-        '<section id="qualite"><h2>Qualité des données</h2>'
-        "<p>Le taux de liaison est la part des lignes d'une livraison retrouvées dans au "
-        "moins une autre source (par le NIR, ou à défaut par les traits d'identité "
-        "pseudonymisés). Une personne non retrouvée est comptée comme sans droit dans "
-        "l'autre source : un taux de liaison faible gonfle le non-recours présumé. Sous "
-        f"{french.rate(linkage.LOW_LINKAGE)} de lignes liées, le taux est marqué "
-        f"« {linkage.MARK} faible » ici, et chaque taux d'un indicateur qui croise cette "
-        f"source avec une autre porte le signe {linkage.MARK} (les indicateurs d'une seule "
-        "source, qui ne dépendent pas de l'appariement, ne le portent jamais). Le taux de "
-        "liaison d'une source est mesuré dans le plus petit croisement qui la contient : il "
-        "mêle les échecs du rapprochement et les personnes réellement absentes de l'autre "
-        "source.</p>" + "".join(parts) + "</section>"
-    )
-
-
-def _caveats(publication: Publication) -> str:
-    meta = publication.metadonnees if publication.current_metadata else {}
-    threshold = meta.get("seuil_publication", "11")
-    protection = meta.get("protection", "")
-    return (
-        '<div class="avertissement"><p><strong>Des présomptions, pas des preuves.</strong> '
-        "Chaque chiffre compte des personnes ou des foyers qui <em>semblent</em> éligibles "
-        "d'après ce que savent les partenaires et ne perçoivent pas la prestation. Les "
-        "partenaires ne connaissent ni le patrimoine, ni toutes les ressources, ni la "
-        "condition de résidence : ce n'est jamais un constat sur quelqu'un, mais une "
-        "indication pour orienter l'aller-vers.</p>"
-        f"<p><strong>Secret statistique.</strong> Une case qui compte entre 1 et "
-        f"{escape(threshold)} − 1 personnes (ou dont le complément est aussi petit, ou dont "
-        "tout le monde serait en non-recours) est retirée : elle est notée « s » dans les "
-        "tableaux et hachurée sur les cartes."
-        + (f" Protection appliquée : {escape(protection)}." if protection else "")
-        + "</p></div>"
-    )
+    return parts
 
 
 def utility(indicateurs: pl.DataFrame) -> pl.DataFrame:
@@ -746,7 +679,7 @@ def utility(indicateurs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _utility(publication: Publication) -> str:
+def _utility(publication: Publication) -> Table:
     figures = {
         (row["indicateur"], row["niveau"]): row
         for row in utility(publication.indicateurs).iter_rows(named=True)
@@ -760,17 +693,19 @@ def _utility(publication: Publication) -> str:
             if row is None:
                 continue
 
-            def keyed(measure: str, row=row, level=level, indicator=indicator) -> str:
+            def keyed(measure: str, level: str = level, indicator: str = indicator) -> str:
                 return cells.key("u", indicator, period, level, measure)
 
             body.append(
-                cells.row_header(label)
-                + f"<td>{escape(level_label)}</td>"
-                + cells.count(row["territoires"], keyed("territoires"))
-                + cells.count(row["avec_taux"], keyed("avec_taux"))
-                + cells.rate(row["part_population"], keyed("part_population"))
-                + cells.count(row["lignes_retirees"], keyed("lignes_retirees"))
-                + cells.count(row["lignes"], keyed("lignes"))
+                [
+                    cells.row_header(label),
+                    cells.text(level_label),
+                    cells.count(row["territoires"], keyed("territoires")),
+                    cells.count(row["avec_taux"], keyed("avec_taux")),
+                    cells.rate(row["part_population"], keyed("part_population")),
+                    cells.count(row["lignes_retirees"], keyed("lignes_retirees")),
+                    cells.count(row["lignes"], keyed("lignes")),
+                ]
             )
     head = cells.header(
         "Indicateur",
@@ -781,13 +716,13 @@ def _utility(publication: Publication) -> str:
         "Lignes retirées (secret)",
         "Lignes (toutes ventilations)",
     )
-    return _table("Ce que le secret statistique laisse voir", head, body)
+    return Table("Ce que le secret statistique laisse voir", head, body)
 
 
-def _about(view: View) -> str:
+def _about(view: View) -> list[tuple[str, str]]:
     publication = view.publication
     meta = publication.metadonnees if publication.current_metadata else {}
-    items = [
+    return [
         ("Période", french.period_label(publication.period)),
         ("Périodes publiées", ", ".join(publication.periods)),
         ("Traitement", meta.get("execution", "–")),
@@ -797,71 +732,37 @@ def _about(view: View) -> str:
         ("Seuil de publication", meta.get("seuil_publication", "–")),
         ("Zones d'observation", meta.get("zonage", "–")),
     ]
-    rows = "".join(
-        f'<tr><th scope="row">{escape(name)}</th><td>{escape(value)}</td></tr>'
-        for name, value in items
-    )
-    workbook = f"{view.exports_href}/{exports.workbook_name(publication.period)}"
-    return (
-        '<section id="apropos"><h2>À propos de cette publication</h2>'
-        f'<table class="meta">{rows}</table>'
-        + _utility(publication)
-        + "<p>Les mêmes chiffres, et toutes les ventilations, sont dans "
-        "<code>recours.duckdb</code>, les fichiers Parquet et CSV de ce dossier, le dossier "
-        f"<code>{escape(view.exports_href)}/</code> (un fichier par indicateur et par niveau, "
-        f'et le <a href="{workbook}" download>classeur Excel de la période</a>) et par '
-        "<code>recours query</code>. Le dictionnaire des données est "
-        "<code>docs/publication.md</code> ; le guide des analystes, "
-        "<code>docs/analystes.md</code>.</p>"
-        "<p>Zones d'observation : communes voisines d'un même EPCI réunies jusqu'à un "
-        "plancher de population (zonage publié avec le projet, "
-        "<code>recours/data/zonage_31.csv</code>), pour que leurs chiffres passent le secret "
-        "là où ceux des petites communes ne le passent pas.</p>"
-        "<p>Contours : IGN Admin Express (2018, communes fusionnées au code officiel "
-        "géographique 2026), Licence Ouverte ; zones : réunion des contours de leurs "
-        "communes. Territoires et populations : INSEE, code officiel géographique 2026, "
-        "populations légales 2023.</p></section>"
-    )
-
-
-def _contents(publication: Publication) -> str:
-    links = [('<a href="#synthese">Synthèse</a>')]
-    for indicator in publication.indicators:
-        label = publication.catalogue_entry(indicator).get("libelle") or indicator
-        links.append(f'<a href="#ind-{indicator}">{escape(label)}</a>')
-    links += ['<a href="#qualite">Qualité des données</a>', '<a href="#apropos">À propos</a>']
-    return (
-        '<nav class="sommaire"><ol>' + "".join(f"<li>{link}</li>" for link in links) + "</ol></nav>"
-    )
 
 
 def render_html(publication: Publication) -> str:
     """The whole document as a string (no file written)."""
     view = _view(publication)
-    css = STYLESHEET.read_text(encoding="utf-8") + "\n" + maps.palette_css()
-    label = french.period_label(publication.period)
-    generated = datetime.now().astimezone().strftime("%d/%m/%Y à %H:%M")
-    sections = "".join(_indicator_section(view, indicator) for indicator in publication.indicators)
-    return (
-        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">'
-        + page.csp_meta(css)
-        + '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Non-recours présumé en Haute-Garonne — {escape(label)}</title>"
-        f"<style>{css}</style></head><body>"
-        + maps.definitions()
-        + "<header><h1>Non-recours présumé aux droits sociaux en Haute-Garonne</h1>"
-        f'<p class="sous-titre">Situation à la fin de {escape(label)} — programme « Territoire '
-        f"zéro non-recours » — rapport produit le {escape(generated)}</p></header>"
-        + "<main>"
-        + _caveats(publication)
-        + _contents(publication)
-        + _summary(view)
-        + sections
-        + _quality(publication)
-        + _about(view)
-        + "</main>"
-        + page.script_element()
-        + "</body></html>\n"
+    css = templating.stylesheet() + "\n" + maps.palette_css()
+    meta = publication.metadonnees if publication.current_metadata else {}
+    return templating.render(
+        TEMPLATE,
+        css=templating.safe(css),
+        policy=page.policy(css),
+        script=templating.safe(page.SORT_SCRIPT),
+        hatch=maps.HATCH_ID,
+        mark=linkage.MARK,
+        low_linkage=french.rate(linkage.LOW_LINKAGE),
+        period=french.period_label(publication.period),
+        generated=datetime.now().astimezone().strftime("%d/%m/%Y à %H:%M"),
+        threshold=meta.get("seuil_publication", "11"),
+        protection=meta.get("protection", ""),
+        contents=[
+            (indicator, publication.catalogue_entry(indicator).get("libelle") or indicator)
+            for indicator in publication.indicators
+        ],
+        summary=_summary(view),
+        sections=[_indicator_section(view, indicator) for indicator in publication.indicators],
+        vintages=context.VINTAGES,
+        quality=_quality(publication),
+        about=_about(view),
+        utility=_utility(publication),
+        exports_href=view.exports_href,
+        workbook=f"{view.exports_href}/{exports.workbook_name(publication.period)}",
     )
 
 

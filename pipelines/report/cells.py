@@ -13,16 +13,63 @@ without the column).
 A rate of an indicator whose sources are poorly linked carries a warning sign right after it
 (``pipelines.report.linkage``): the number then sits in a keyed ``span`` inside its cell, so
 that the key still names exactly the printed number.
+
+Cells are data here (text, key, kind); the template ``rapport_analystes.html.j2`` writes their
+markup, escaped, in one macro.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
-from html import escape
 
+from pipelines.report.linkage import Alert
 from recours import french
 
-SECRET_CELL = '<td class="n s" data-k="{key}" title="secret statistique">s</td>'
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a table. ``key`` makes it a keyed number (``css`` its classes); ``secret``
+    prints ``s`` under the key; ``alert`` goes right after a printed rate; ``header`` makes it
+    the row's head (a link to ``href`` when given); ``bar`` is a gauge cell's bar width, or
+    ``""`` for an empty gauge."""
+
+    text: str = ""
+    key: str | None = None
+    css: str = "n"
+    secret: bool = False
+    alert: Alert | None = None
+    header: bool = False
+    href: str | None = None
+    bar: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """A column head; ``numeric`` heads sort as numbers (``data-tri="n"``)."""
+
+    label: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table; ``foot`` (a row) stays under the body when the body is re-sorted."""
+
+    caption: str
+    head: tuple[Head, ...]
+    rows: list[list[Cell]]
+    css: str = "donnees"
+    foot: list[Cell] | None = None
+
+    @property
+    def parts(self) -> list[tuple[str, list[list[Cell]]]]:
+        """The body, and the foot when there is one, as the template writes them."""
+        return [("tbody", self.rows)] + ([("tfoot", [self.foot])] if self.foot else [])
+
+
+MISSING = Cell("–")  # no row: an unkeyed dash
+EMPTY = Cell()
 
 
 def key(*parts: object) -> str:
@@ -48,22 +95,17 @@ def known_key(row: dict, column: str) -> str:
     )
 
 
-def count(value: int | None, cell_key: str, secret: bool = False) -> str:
-    if secret:
-        return SECRET_CELL.format(key=escape(cell_key))
-    return f'<td class="n" data-k="{escape(cell_key)}">{french.integer(value)}</td>'
+def count(value: int | None, cell_key: str, secret: bool = False) -> Cell:
+    return Cell(french.integer(value), cell_key, secret=secret)
 
 
-def rate(value: float | None, cell_key: str, secret: bool = False, warning: str = "") -> str:
-    """A rate cell; ``warning`` (markup) goes right after a printed rate, never after ``s``."""
-    if secret:
-        return SECRET_CELL.format(key=escape(cell_key))
-    if warning and value is not None:
-        return (
-            f'<td class="n"><span data-k="{escape(cell_key)}">{french.rate(value)}</span>'
-            f"{warning}</td>"
-        )
-    return f'<td class="n" data-k="{escape(cell_key)}">{french.rate(value)}</td>'
+def rate(
+    value: float | None, cell_key: str, secret: bool = False, alert: Alert | None = None
+) -> Cell:
+    """A rate cell; ``alert`` goes right after a printed rate, never after ``s``."""
+    return Cell(
+        french.rate(value), cell_key, secret=secret, alert=alert if value is not None else None
+    )
 
 
 def difference_key(row: dict) -> str:
@@ -78,12 +120,12 @@ def difference_key(row: dict) -> str:
     )
 
 
-def difference(row: dict, department: dict | None) -> str:
+def difference(row: dict, department: dict | None) -> Cell:
     """The territory's rate minus the département's, in points (``+3,2 pts``): ``s`` when the
     territory is secret, ``–`` when either rate is missing or the département's is secret."""
     cell_key = difference_key(row)
     if row["secret"]:
-        return SECRET_CELL.format(key=escape(cell_key))
+        return Cell(key=cell_key, secret=True)
     text = french.MISSING
     if (
         department is not None
@@ -94,36 +136,36 @@ def difference(row: dict, department: dict | None) -> str:
         text = french.points(
             (Decimal(repr(float(row["taux"]))) - Decimal(repr(float(department["taux"])))) * 100
         )
-    return f'<td class="n ecart" data-k="{escape(cell_key)}">{text}</td>'
+    return Cell(text, cell_key, css="n ecart")
 
 
-def percent(value: float | None, cell_key: str) -> str:
-    return f'<td class="n" data-k="{escape(cell_key)}">{french.percent(value)}</td>'
+def percent(value: float | None, cell_key: str) -> Cell:
+    return Cell(french.percent(value), cell_key)
 
 
-def span(text: str, cell_key: str) -> str:
-    return f'<span class="n" data-k="{escape(cell_key)}">{text}</span>'
+def text(value: str | None) -> Cell:
+    """A plain cell (``None`` prints nothing)."""
+    return Cell(value or "")
 
 
-def indicator_cells(row: dict, warning: str = "") -> str:
+def indicator_cells(row: dict, alert: Alert | None = None) -> list[Cell]:
     """population, non-recours, taux of one ``indicateurs`` row."""
     secret = bool(row["secret"])
-    return (
-        count(row["population"], indicator_key(row, "population"), secret)
-        + count(row["non_recours"], indicator_key(row, "non_recours"), secret)
-        + rate(row["taux"], indicator_key(row, "taux"), secret, warning)
+    return [
+        count(row["population"], indicator_key(row, "population"), secret),
+        count(row["non_recours"], indicator_key(row, "non_recours"), secret),
+        rate(row["taux"], indicator_key(row, "taux"), secret, alert),
+    ]
+
+
+def header(*labels: str, numeric_from: int | None = None) -> tuple[Head, ...]:
+    """The head row; with ``numeric_from``, columns from that index on are marked numeric
+    (``data-tri="n"``) for the sorting script, the others sort as text."""
+    return tuple(
+        Head(label, numeric_from is not None and index >= numeric_from)
+        for index, label in enumerate(labels)
     )
 
 
-def header(*labels: str, numeric_from: int | None = None) -> str:
-    """The head row; with ``numeric_from``, columns from that index on are marked numeric
-    (``data-tri="n"``) for the sorting script, the others sort as text."""
-    cells = []
-    for index, label in enumerate(labels):
-        sort = ' data-tri="n"' if numeric_from is not None and index >= numeric_from else ""
-        cells.append(f'<th scope="col"{sort}>{label}</th>')
-    return "<thead><tr>" + "".join(cells) + "</tr></thead>"
-
-
-def row_header(text: str) -> str:
-    return f'<th scope="row">{escape(text)}</th>'
+def row_header(text: str, href: str | None = None) -> Cell:
+    return Cell(text, header=True, href=href)

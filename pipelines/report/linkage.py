@@ -9,7 +9,8 @@ its records found in at least one other source of its crossing). An indicator of
 source (RSA and prime d'activité: the CAF's file alone) does not depend on the linkage and is
 never flagged.
 
-The threshold is here and nowhere else; the report's text prints it from here.
+The threshold is here and nowhere else; the report's text prints it from here. The marks and
+the note they link to are drawn by the template ``rapport_analystes.html.j2``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,18 @@ from recours import french
 
 LOW_LINKAGE = 0.90  # under this share of a source's records linked, its indicators are flagged
 MARK = "⚠"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """The sign after a rate (the template draws it): a link to the explanation at ``anchor``
+    titled ``title``; with no anchor, the « faible » after a convention's own low link rate."""
+
+    anchor: str | None
+    title: str = ""
+
+
+LOW = Alert(None)
 
 
 @dataclass(frozen=True)
@@ -95,25 +108,10 @@ def describe(weak: tuple[WeakSource, ...]) -> str:
     return ", ".join(f"{source.convention} : {french.rate(source.rate)}" for source in weak)
 
 
-def mark(indicator: str, weak: tuple[WeakSource, ...]) -> str:
+def mark(indicator: str, weak: tuple[WeakSource, ...]) -> Alert:
     """The sign put right after a rate of a flagged indicator, linked to its explanation."""
     title = (
         f"Taux de liaison faible ({describe(weak)} des lignes retrouvées, seuil "
         f"{french.rate(LOW_LINKAGE)}) : taux de non-recours présumé surestimé"
     )
-    return (
-        f'<a class="alerte-liaison" href="#{anchor(indicator)}" title="{title}" '
-        f'aria-label="{title}">{MARK}</a>'
-    )
-
-
-def note(indicator: str, weak: tuple[WeakSource, ...]) -> str:
-    """The paragraph the marks link to, in the indicator's section."""
-    return (
-        f'<p class="alerte" id="{anchor(indicator)}"><strong>{MARK} Taux de liaison faible'
-        f"</strong> : {describe(weak)} des lignes retrouvées dans une autre source, sous le "
-        f"seuil d'alerte de {french.rate(LOW_LINKAGE)}. Les bénéficiaires que le rapprochement "
-        "n'a pas retrouvés paraissent sans droit et sont comptés en non-recours : les taux de "
-        f"cet indicateur marqués {MARK} sont surestimés, d'autant plus que le taux de liaison "
-        "est bas. Voir « Qualité des données ».</p>"
-    )
+    return Alert(anchor(indicator), title)

@@ -13,6 +13,9 @@ département's map) is the same map of fewer shapes with its own projection, fit
 Colour follows the published rate only. A secret territory gets the hatch class and a title
 that says "secret statistique", never a class or a title derived from a value; a territory
 where nobody is in the target population is grey ("aucune population concernée").
+
+Maps and legends are data here (path data, classes, titles, positions); the template
+``rapport_analystes.html.j2`` writes the SVG, escaped.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import json
 import math
 from dataclasses import dataclass
 from functools import cache
-from html import escape
 
 import numpy as np
 import polars as pl
@@ -192,6 +194,38 @@ def hover_title(name: str, row: dict) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Area:
+    """One territory on a map: its colour class, its code, its path, what hovering shows."""
+
+    classe: str
+    code: str
+    d: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Map:
+    """One choropleth, as the template draws it."""
+
+    level: str
+    css: str
+    emprise: str | None
+    indicator: str
+    view_box: str
+    caption: str
+    areas: list[Area]
+
+
+@dataclass(frozen=True, slots=True)
+class Legend:
+    """The classes' scale (None when no rate is published) and the legend's items
+    (class, label), the secret and empty cases last."""
+
+    scale: dict | None
+    items: list[tuple[str, str]]
+
+
 def choropleth(
     level: str,
     rows: pl.DataFrame,
@@ -199,7 +233,7 @@ def choropleth(
     indicator: str,
     caption: str,
     epci: str | None = None,
-) -> str:
+) -> Map:
     """One map: a path per territory of ``level`` (of ``epci`` only, zoomed, when given),
     coloured by its row of ``rows``.
 
@@ -223,51 +257,60 @@ def choropleth(
         .otherwise(classes(joined.with_columns(pl.col("secret").fill_null(False)), breaks))
         .alias("classe")
     )
-    body = []
-    for row in joined.iter_rows(named=True):
-        title = (
+    areas = [
+        Area(
+            row["classe"],
+            row["code_territoire"],
+            row["d"],
             f"{row['nom']} : non publié pour cette période"
             if row["classe"] == "absent"
-            else hover_title(row["nom"], row)
+            else hover_title(row["nom"], row),
         )
-        body.append(
-            f'<path class="{row["classe"]}" data-code="{row["code_territoire"]}" '
-            f'd="{row["d"]}"><title>{escape(title)}</title></path>'
-        )
-    zoom = f' data-emprise="{escape(epci)}"' if epci else ""
-    css = f"carte carte-{level}" + (" carte-zoom" if epci else "")
-    return (
-        f'<figure class="carte"><svg class="{css}" data-niveau="{level}"{zoom} '
-        f'data-indicateur="{indicator}" viewBox="0 0 {outline.width:g} {outline.height:g}" '
-        f'role="img" aria-label="{escape(caption)}">'
-        + "".join(body)
-        + f"</svg><figcaption>{escape(caption)}</figcaption></figure>"
+        for row in joined.iter_rows(named=True)
+    ]
+    return Map(
+        level=level,
+        css=f"carte carte-{level}" + (" carte-zoom" if epci else ""),
+        emprise=epci,
+        indicator=indicator,
+        view_box=f"0 0 {outline.width:g} {outline.height:g}",
+        caption=caption,
+        areas=areas,
     )
 
 
-def _scale(breaks: list[float], rates: pl.Series, department: dict | None) -> str:
+def _scale(breaks: list[float], rates: pl.Series, department: dict | None) -> dict | None:
     """The classes as a graduated bar, their limits under it, and the département's rate
     marked where it falls (in its class, in proportion between the class's limits)."""
     values = rates.drop_nulls()
     if values.is_empty():
-        return ""
+        return None
     low, high = float(values.min()), float(values.max())
     edges = [low, *breaks, high]
     count = len(breaks) + 1
     width = SCALE_WIDTH / count
-    parts = [
-        f'<rect class="c{index}" x="{SCALE_X + index * width:g}" y="{SCALE_Y:g}" '
-        f'width="{width:g}" height="{SCALE_HEIGHT:g}"/>'
+    bottom = SCALE_Y + SCALE_HEIGHT
+    boxes = [
+        {
+            "classe": f"c{index}",
+            "x": f"{SCALE_X + index * width:g}",
+            "y": f"{SCALE_Y:g}",
+            "width": f"{width:g}",
+            "height": f"{SCALE_HEIGHT:g}",
+        }
         for index in range(count)
     ]
-    bottom = SCALE_Y + SCALE_HEIGHT
-    for index, limit in enumerate(edges):
-        x = SCALE_X + index * width
-        parts.append(
-            f'<line class="graduation" x1="{x:g}" y1="{bottom:g}" x2="{x:g}" y2="{bottom + 4:g}"/>'
-            f'<text x="{x:g}" y="{bottom + 15:g}" text-anchor="middle">'
-            f"{escape(french.rate(limit))}</text>"
-        )
+    graduations = [
+        {
+            "x": f"{SCALE_X + index * width:g}",
+            "y1": f"{bottom:g}",
+            "y2": f"{bottom + 4:g}",
+            "text_y": f"{bottom + 15:g}",
+            "label": french.rate(limit),
+        }
+        for index, limit in enumerate(edges)
+    ]
+    marker = None
     if department is not None and not department["secret"] and department["taux"] is not None:
         rate = float(department["taux"])
         css = class_of(rate, breaks)
@@ -278,21 +321,25 @@ def _scale(breaks: list[float], rates: pl.Series, department: dict | None) -> st
         anchor = (
             "start" if x < SCALE_X + 60 else "end" if x > SCALE_X + SCALE_WIDTH - 60 else ("middle")
         )
-        key = cells.indicator_key(department, "taux")
-        parts.append(
-            f'<g class="repere" data-classe="{css}" data-x="{x:.1f}">'
-            f'<line x1="{x:.1f}" y1="{SCALE_Y - 4:g}" x2="{x:.1f}" y2="{bottom + 2:g}"/>'
-            f'<text x="{x:.1f}" y="{SCALE_Y - 7:g}" text-anchor="{anchor}">Haute-Garonne : '
-            f'<tspan data-k="{escape(key)}">{french.rate(rate)}</tspan></text></g>'
-        )
-    return (
-        f'<svg class="echelle" viewBox="0 0 {SCALE_X * 2 + SCALE_WIDTH:g} '
-        f'{bottom + 20:g}" role="img" aria-label="Classes de taux de la carte et taux de la '
-        f'Haute-Garonne">' + "".join(parts) + "</svg>"
-    )
+        marker = {
+            "classe": css,
+            "x": f"{x:.1f}",
+            "y1": f"{SCALE_Y - 4:g}",
+            "y2": f"{bottom + 2:g}",
+            "text_y": f"{SCALE_Y - 7:g}",
+            "anchor": anchor,
+            "key": cells.indicator_key(department, "taux"),
+            "rate": french.rate(rate),
+        }
+    return {
+        "view_box": f"0 0 {SCALE_X * 2 + SCALE_WIDTH:g} {bottom + 20:g}",
+        "boxes": boxes,
+        "graduations": graduations,
+        "marker": marker,
+    }
 
 
-def legend(breaks: list[float], rates: pl.Series, department: dict | None = None) -> str:
+def legend(breaks: list[float], rates: pl.Series, department: dict | None = None) -> Legend:
     """The classes as the maps colour them, the département's rate marked on their scale, and
     the secret, empty and unpublished cases.
 
@@ -308,37 +355,10 @@ def legend(breaks: list[float], rates: pl.Series, department: dict | None = None
             f"de {low} à moins de {high}" for low, high in zip(limits[:-1], limits[1:], strict=True)
         ]
         labels.append(f"{limits[-1]} ou plus")
-    items = [
-        f'<li><svg viewBox="0 0 20 14" class="pastille"><rect class="c{index}" '
-        f'width="20" height="14"/></svg>{escape(label)}</li>'
-        for index, label in enumerate(labels)
-    ]
-    items.append(
-        '<li><svg viewBox="0 0 20 14" class="pastille"><rect class="secret" width="20" '
-        'height="14"/></svg>secret statistique (chiffres retirés)</li>'
-    )
-    items.append(
-        '<li><svg viewBox="0 0 20 14" class="pastille"><rect class="vide" width="20" '
-        'height="14"/></svg>aucune population concernée</li>'
-    )
-    return (
-        '<div class="legende">'
-        + _scale(breaks, rates, department)
-        + '<ul class="legende">'
-        + "".join(items)
-        + "</ul></div>"
-    )
-
-
-def definitions() -> str:
-    """The hatch pattern, once per document, in an SVG that takes no room."""
-    return (
-        '<svg class="definitions" width="0" height="0" aria-hidden="true"><defs>'
-        f'<pattern id="{HATCH_ID}" width="6" height="6" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
-        '<line x1="0" y1="0" x2="0" y2="6" stroke="#6b6b6b" stroke-width="2.2"/></pattern>'
-        "</defs></svg>"
-    )
+    items = [(f"c{index}", label) for index, label in enumerate(labels)]
+    items.append(("secret", "secret statistique (chiffres retirés)"))
+    items.append(("vide", "aucune population concernée"))
+    return Legend(_scale(breaks, rates, department), items)
 
 
 def palette_css() -> str:

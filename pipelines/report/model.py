@@ -16,7 +16,7 @@ import polars as pl
 from pipelines.publish.query import DATABASE, QueryError, connect
 from recours.errors import RecoursError
 
-# The catalogue's order (INDICATORS.md); an indicator not listed here comes after, by name.
+# The catalogue's order (docs/regles.md); an indicator not listed here comes after, by name.
 ORDER = ("rsa", "prime_activite", "aspa", "css_rsa", "css_bas_revenus", "demandeurs_sans_revenu")
 HOUSEHOLD_LABELS = {
     "ensemble": "Ensemble",

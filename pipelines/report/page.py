@@ -8,13 +8,13 @@ Content-Security-Policy meta tag that forbids every other script, every fetch of
 too: even a figure that an analyst pastes into a name could not run or load anything.
 
 No ``//`` in the script (no comment, no URL): the tests refuse any such reference in the page.
+The template ``rapport_analystes.html.j2`` writes the meta tag and the script element.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from html import escape
 
 # Columns whose head has data-tri="n" sort as French numbers (narrow spaces, comma, true minus),
 # highest first on the first click; a cell without a digit ("s", "–") always sorts last. Other
@@ -59,14 +59,3 @@ def policy(stylesheet: str, script: str = SORT_SCRIPT) -> str:
         f"style-src '{sha256(stylesheet)}'; "
         "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
-
-
-def csp_meta(stylesheet: str, script: str = SORT_SCRIPT) -> str:
-    return (
-        '<meta http-equiv="Content-Security-Policy" '
-        f'content="{escape(policy(stylesheet, script))}">'
-    )
-
-
-def script_element(script: str = SORT_SCRIPT) -> str:
-    return f"<script>{script}</script>"

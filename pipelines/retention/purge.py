@@ -243,14 +243,13 @@ def purge(
 
 def _rebuild(home: Home, report: PurgeReport, conventions_dir: Path | None, rebuild: bool) -> None:
     """The warehouse may hold person-level rows of a purged delivery: remove it, cross again."""
-    if home.warehouse.exists():
-        home.warehouse.unlink()
+    from pipelines.cycle import rebuild_warehouse, remove_warehouse
+
+    if remove_warehouse(home):
         report.warehouse_removed = True
     if rebuild:
-        from pipelines.crossing.run import cross_and_publish
-
         try:
-            report.recrossed_period = cross_and_publish(home, None, conventions_dir).period
+            report.recrossed_period = rebuild_warehouse(home, None, conventions_dir)
         except RecoursError as exc:  # no complete period left: the next crossing rebuilds it
             report.rebuild_skipped = str(exc)
         except Exception as exc:  # the purge is done and logged: say the rebuild failed

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from recours.home import Home
+from recours.home import REASON, REASON_TEXT, Home, reason_file
 
-MANIFEST = "manifest.json"
 # Files that travel with a raw file and go with it; ``.part`` uploads are never touched.
-SIDECARS = (".sha256", ".motif.txt", ".motif.json")
+SIDECARS = (".sha256", REASON_TEXT, REASON)
 IN_PROGRESS = ".part"
 
 
@@ -69,7 +68,7 @@ def _mtime_day(path: Path) -> date:
 def deliveries(home: Home, convention_id: str) -> list[Delivery]:
     """Every accepted delivery of a convention, oldest ingestion first."""
     found = []
-    for manifest in sorted((home.pseudonymized / convention_id).glob(f"*/[0-9]*/{MANIFEST}")):
+    for manifest in home.manifests(convention_id):
         data = json.loads(manifest.read_text(encoding="utf-8"))
         found.append(Delivery(convention_id, manifest.parent, _day(data["recue_le"]), data))
     return sorted(found, key=lambda d: (d.ingested_on, str(d.folder)))
@@ -106,11 +105,11 @@ def raw_files(home: Home, convention_id: str) -> list[RawFile]:
                 found.append(RawFile(convention_id, path, received, "acceptee"))
             else:
                 found.append(RawFile(convention_id, path, received, "en_attente"))
-    quarantine = home.quarantine / convention_id
+    quarantine = home.quarantine_for(convention_id)
     if quarantine.is_dir():
         for path in filter(_is_raw, quarantine.iterdir()):
             received, checksum = _mtime_day(path), None
-            reason = path.with_name(path.name + ".motif.json")
+            reason = reason_file(path)
             if reason.exists():
                 data = json.loads(reason.read_text(encoding="utf-8"))
                 received = min(received, _day(data["refusee_le"]))

@@ -1,5 +1,6 @@
 -- Macro age_au(mois_naissance, reference): completed years at the reference date.
 -- Grain: a scalar, for the per-source tables (sql/sources/*.sql).
+-- Sources: none (a macro of its two arguments).
 -- mois_naissance is 'AAAA-MM' (ingest keeps no day): a person born in the reference month
 -- counts as having had their birthday.
 create or replace macro age_au(mois_naissance, reference) as

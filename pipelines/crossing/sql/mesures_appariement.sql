@@ -1,5 +1,7 @@
 -- The warehouse's linkage measures, one set per crossing: what the DPO and `qualite` read.
 -- Grain: see each table; counts of records only, never a record or a person id.
+-- Sources: none (empty tables, filled crossing by crossing by linkage.link from
+--   liens_paires.sql, liens_sources.sql and identites_inutilisables.sql).
 -- liens_paires: per crossing, ordered pair of its sources and tier, the records of `source`
 --   that share a person with `autre_source` (the evidence that only authorized pairs meet).
 -- liens_sources: per crossing, source and tier ('nir', 'traits', 'aucun'), its records.

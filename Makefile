@@ -41,6 +41,7 @@ test: install chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
 ## check: the inner loop: lint, then every test not marked slow (real Airflow runs, headless
@@ -49,6 +50,7 @@ check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n auto --dist loadscope -m "not slow"
 
 ## lint: ruff, the layers contract (dags -> app -> pipelines | synth -> anonymization -> recours,
@@ -57,6 +59,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

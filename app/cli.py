@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
@@ -24,6 +24,9 @@ from app.console import (
 from recours import french
 from recours.errors import RecoursError
 from recours.home import DEFAULT_HOME, Home
+
+if TYPE_CHECKING:
+    from pipelines.publish.query import Format  # click.Choice below holds exactly these
 
 # What main() needs to word an unexpected failure: the home in use and the --debug flag.
 _RUN: dict[str, Any] = {"home": None, "debug": False}
@@ -218,7 +221,7 @@ def run(home: Path, conventions_dir: Path | None, period: str | None) -> None:
 )
 @click.argument("sql")
 def query(
-    home: Path, fmt: str, out: Path | None, force: bool, delai: float, memoire: str, sql: str
+    home: Path, fmt: Format, out: Path | None, force: bool, delai: float, memoire: str, sql: str
 ) -> None:
     """Exécute SQL sur la publication seule (published/recours.duckdb), en lecture seule.
 
@@ -267,7 +270,8 @@ def conventions_check(directory: Path | None) -> None:
     from recours.conventions import DEFAULT_DIR, check_with_warnings, load_conventions
 
     folder = directory or DEFAULT_DIR
-    problems, warnings = check_with_warnings(folder)
+    found, warned = check_with_warnings(folder)
+    problems, warnings = [str(p) for p in found], [str(w) for w in warned]
     if not problems:  # the catalogue's indicators: do the conventions let their sources meet?
         crossing_problems, crossing_warnings = catalogue_problems(load_conventions(folder))
         problems, warnings = [*problems, *crossing_problems], [*warnings, *crossing_warnings]

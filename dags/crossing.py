@@ -154,4 +154,4 @@ with DAG(
     def rapport(summary: dict[str, Any]) -> dict[str, Any]:
         return run_report(summary["periode"])
 
-    rapport(croiser_et_publier())
+    rapport(croiser_et_publier())  # type: ignore[arg-type]  # airflow.sdk: XComArg not accepted

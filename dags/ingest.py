@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Variable, get_current_context, get_parsing_context, task
 
@@ -35,6 +35,9 @@ from app.dag_support import (
     task_home,
     writing_task,
 )
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,10 @@ def _annotate_asset_event(convention_id: str, summaries: list[dict[str, Any]]) -
     """Attach delivery counts per status to the Asset event, so that the crossing DAG (and the
     UI) can tell a run that brought new data from one that did not. Counts only."""
     statuses = Counter(str(s.get("status", "")) for s in summaries)
-    extra = {"deliveries": len(summaries), "statuses": dict(sorted(statuses.items()))}
+    extra: dict[str, JsonValue] = {
+        "deliveries": len(summaries),
+        "statuses": dict(sorted(statuses.items())),
+    }
     context = get_current_context()
     context["outlet_events"][pseudonymized_asset(convention_id)].extra = extra
 

@@ -390,6 +390,15 @@ class _Read:
     convention: Convention | None = None
 
 
+@dataclass(frozen=True)
+class _Valid:
+    """A file whose convention was built: the rules between files need its model."""
+
+    file: str
+    located: Located | None
+    convention: Convention
+
+
 def _read(path: Path) -> _Read:
     """Parse and type-check one file, collecting every problem instead of raising."""
     where, stem = _Where(path.name), path.stem
@@ -742,10 +751,14 @@ def _pseudonym_problems(
 
 def _cross_problems(reads: list[_Read]) -> Iterator[ConventionProblem]:
     """Duplicate ids, datasets claimed twice, and crossings both sides must authorize."""
-    valid = [read for read in reads if read.convention is not None]
+    valid = [
+        _Valid(read.file, read.located, read.convention)
+        for read in reads
+        if read.convention is not None
+    ]
     yield from _duplicate_id_problems(valid)
     yield from _shared_dataset_problems(valid)
-    by_id: dict[str, _Read] = {}
+    by_id: dict[str, _Valid] = {}
     for read in valid:
         by_id.setdefault(read.convention.id, read)
     claimed = {read.claimed_id for read in reads}
@@ -753,7 +766,7 @@ def _cross_problems(reads: list[_Read]) -> Iterator[ConventionProblem]:
         yield from _crossing_problems(read, by_id, claimed)
 
 
-def _duplicate_id_problems(valid: list[_Read]) -> Iterator[ConventionProblem]:
+def _duplicate_id_problems(valid: list[_Valid]) -> Iterator[ConventionProblem]:
     files: dict[str, list[str]] = defaultdict(list)
     for read in valid:
         files[read.convention.id].append(read.file)
@@ -767,7 +780,7 @@ def _duplicate_id_problems(valid: list[_Read]) -> Iterator[ConventionProblem]:
             )
 
 
-def _shared_dataset_problems(valid: list[_Read]) -> Iterator[ConventionProblem]:
+def _shared_dataset_problems(valid: list[_Valid]) -> Iterator[ConventionProblem]:
     """A dataset under two conventions would make its legal basis ambiguous."""
     files: dict[str, list[str]] = defaultdict(list)
     for read in valid:
@@ -787,7 +800,7 @@ def _shared_dataset_problems(valid: list[_Read]) -> Iterator[ConventionProblem]:
 
 
 def _crossing_problems(
-    read: _Read, by_id: dict[str, _Read], claimed: set[str]
+    read: _Valid, by_id: dict[str, _Valid], claimed: set[str]
 ) -> Iterator[ConventionProblem]:
     convention = read.convention
     where = _Where(read.file, read.located)

@@ -49,6 +49,7 @@ from recours.yamlfile import Located, YamlSyntaxError, load_located
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pydantic_core import ErrorDetails
 
 REPO_INDICATORS = Path(__file__).resolve().parents[2] / "indicators"
 SQL = Path(__file__).resolve().parent / "sql"
@@ -340,7 +341,7 @@ _MESSAGES = {
 }
 
 
-def _translate(error: dict[str, Any], document: Located) -> str:
+def _translate(error: ErrorDetails, document: Located) -> str:
     loc = tuple(part for part in error["loc"] if part != "[key]")
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "value_error":
@@ -376,7 +377,7 @@ def _validate(model: type[BaseModel], document: Located) -> Any:
         raise CatalogueError([_translate(e, document) for e in errors]) from None
 
 
-def _echo(error: dict[str, Any]) -> bool:
+def _echo(error: ErrorDetails) -> bool:
     """Pydantic reports a list whose only item is invalid as also "too short": noise."""
     given = error.get("input")
     return error["type"] == "too_short" and isinstance(given, list | tuple | dict) and bool(given)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt
 
 import duckdb
 import polars as pl
@@ -365,7 +365,7 @@ def quality_rows(
     through a third source)."""
     rows: list[dict] = []
 
-    def add(convention: str, measure: str, value: int) -> None:
+    def add(convention: str, measure: str, value: SupportsInt) -> None:
         rows.append(
             {"periode": period, "convention": convention, "mesure": measure, "valeur": int(value)}
         )

@@ -74,6 +74,7 @@ def _from_journal(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pair each ``livraison_recue`` with its outcome (concurrent tasks may interleave)."""
     deliveries: list[dict[str, Any]] = []
     open_: dict[Key, dict[str, Any]] = {}
+    record: dict[str, Any] | None
     for event in events:
         kind = event.get("evenement")
         if kind == "livraison_recue":

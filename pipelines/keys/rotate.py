@@ -23,6 +23,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import cast
 
 from anonymization.pseudonymize import InvalidKeyError, Pseudonymizer
 from pipelines.ingest.run import ingest_file, sha256_of
@@ -182,7 +183,8 @@ def _reingest(
                 f"refusée à la réingestion (règle {outcome.rule}) ; la convention ou le dessin "
                 "ont sans doute changé depuis. Régler ce refus avec le DPO, puis relancer."
             )
-        new_manifest = stage.root / outcome.output / MANIFEST
+        # an accepted delivery always names the folder it was written to (``ingest_file``)
+        new_manifest = stage.root / cast(str, outcome.output) / MANIFEST
         data = json.loads(new_manifest.read_text(encoding="utf-8"))
         # The retention clock runs from the first ingestion, not from the rotation.
         data["recue_le"] = manifest["recue_le"]

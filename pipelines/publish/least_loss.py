@@ -51,6 +51,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -482,8 +483,8 @@ class _Part:
         for name, sign in terms[count].items():
             objective[lp["index"][(var, name)]] += sign
         found = []
-        for sign in (1.0, -1.0):
-            solved = solver.solve(sign * objective)
+        for direction in (1.0, -1.0):
+            solved = solver.solve(direction * objective)
             if solved is None:
                 return None
             found.append(solved)
@@ -674,6 +675,8 @@ def least_loss(
             if found != OPTIMAL:
                 status = found
                 break
+            # an optimal program always comes with its pattern (``_Part.solve``)
+            withheld = cast(np.ndarray, withheld)
             step = time.perf_counter()
             blocking = part.blocking(withheld)
             spent_audit += time.perf_counter() - step

@@ -597,7 +597,7 @@ def tables_text(columns: Sequence[str], rows: Rows) -> str:
     """The listing for a terminal: each table, its description, then its columns."""
     width = max((len(row[1]) for row in rows if row[1]), default=0)
     kind_width = max((len(row[2]) for row in rows if row[2]), default=0)
-    lines: list[str] = []
+    lines: list[str | None] = []
     for table, column, kind, meaning in rows:
         if column is None:
             lines += ["" if lines else None, f"{table} — {meaning}"]
@@ -706,7 +706,7 @@ def run_query(
     else:
         result = _run(Path(published), sql, limits)
     payload = _payload(fmt, result, listing)
-    if target is None:
+    if target is None or out is None:  # both set together: ``target`` is the checked ``out``
         return payload.decode("utf-8")
     _write_out(target, Path(out), payload, force)
     count = len(result.rows)

@@ -101,9 +101,10 @@ def audit_facts(period: str, pattern: SecretPattern) -> dict[str, Any]:
             cells = pattern.view.connus_cells[row]
         counts = {}
         for count, name in cells.items():
+            interval = pattern.intervals.get(name)
             counts[COUNT_KEYS[count]] = {
-                "intervalle": _interval(pattern.intervals.get(name)),
-                "methode": METHODS.get(getattr(pattern.intervals.get(name), "method", None)),
+                "intervalle": _interval(interval),
+                "methode": METHODS.get(interval.method) if interval is not None else None,
                 "publie": name not in pattern.intervals,
                 "largeur_requise": pattern.required.get(name),
                 "bloquant": name in pattern.blocking,

@@ -64,7 +64,7 @@ class PublicationSummary:
 
 
 def _share(frame: pl.DataFrame) -> float:
-    return round(frame["secret"].sum() / frame.height, 6) if frame.height else 0.0
+    return round(int(frame["secret"].sum()) / frame.height, 6) if frame.height else 0.0
 
 
 def _exclusion_rows(period: str, excluded: dict[str, dict[str, int]]) -> list[dict[str, Any]]:

@@ -39,7 +39,7 @@ import numpy as np
 import polars as pl
 
 from anonymization.disclosure import Interval, attack, audit, separable_parts
-from anonymization.disclosure.attacker import rounded_to_integers
+from anonymization.disclosure.attacker import IntegerMode, rounded_to_integers
 from pipelines.publish.attacker_view import CONNUS_KEY, ROW_KEY, AttackerView, Group, build_view
 from pipelines.publish.least_loss import LeastLoss, least_loss, row_costs
 from pipelines.publish.model import ENSEMBLE, PublicationError
@@ -206,7 +206,8 @@ def protect(
     # Rounds decide on the linear relaxation (fast); the gate then solves the exact integer
     # bounds, and when integrality narrows a count further, the rounds go on in integers. An
     # optimal pattern was audited part by part already: straight to the gate.
-    rounds, integer = 0, False
+    rounds = 0
+    integer: IntegerMode = False
     audited = optimum is not None and optimum.optimal
     settled: set[tuple] = set()  # parts already audited safe, by content
     while True:
@@ -270,7 +271,7 @@ def _costs(
 
 
 def _audit_changed_parts(
-    view: AttackerView, required: Mapping[str, int], integer: bool | str, settled: set[tuple]
+    view: AttackerView, required: Mapping[str, int], integer: IntegerMode, settled: set[tuple]
 ) -> dict[str, Interval]:
     """The blocking cells of the round, auditing only the parts that changed.
 

@@ -13,6 +13,7 @@ secret row with empty counts. Each file is written aside and moved into place.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -69,12 +70,8 @@ def write_exports(published_dir: Path, period: str | None = None) -> list[Path]:
     folder.chmod(0o750)
     written: list[Path] = []
     for stem, frame in frames(publication).items():
-        written.append(
-            write_atomically(folder / f"{stem}.csv", lambda p, f=frame: french_csv(f, p))
-        )
-        written.append(
-            write_atomically(folder / f"{stem}.parquet", lambda p, f=frame: f.write_parquet(p))
-        )
+        written.append(write_atomically(folder / f"{stem}.csv", partial(french_csv, frame)))
+        written.append(write_atomically(folder / f"{stem}.parquet", frame.write_parquet))
     workbook = folder / workbook_name(publication.period)
     written.append(write_atomically(workbook, lambda p: write_workbook(publication, p)))
     return written

@@ -24,6 +24,7 @@ import json
 import math
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -155,8 +156,14 @@ def class_breaks(rates: pl.Series, classes: int = CLASSES) -> list[float]:
         return []
     quantiles = [values.quantile(step / classes, "linear") for step in range(1, classes)]
     rounded = sorted({round(float(q), 3) for q in quantiles if q is not None})
-    low, high = float(values.min()), float(values.max())
+    low, high = _span(values)
     return [limit for limit in rounded if low < limit <= high]
+
+
+def _span(values: pl.Series) -> tuple[float, float]:
+    """Lowest and highest of rates already checked non-empty and without nulls."""
+    # polars types min/max as any Python literal; non-empty numeric rates give numbers
+    return float(cast(float, values.min())), float(cast(float, values.max()))
 
 
 def class_of(rate: float, breaks: list[float]) -> str:
@@ -285,7 +292,7 @@ def _scale(breaks: list[float], rates: pl.Series, department: dict | None) -> di
     values = rates.drop_nulls()
     if values.is_empty():
         return None
-    low, high = float(values.min()), float(values.max())
+    low, high = _span(values)
     edges = [low, *breaks, high]
     count = len(breaks) + 1
     width = SCALE_WIDTH / count

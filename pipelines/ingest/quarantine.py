@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recours.errors import DeliveryRefused
+from recours.home import REASON_TEXT, reason_file
 
 
 def quarantine(path: Path, destination: Path, refusal: DeliveryRefused, sha256: str) -> Path:
@@ -22,7 +23,7 @@ def quarantine(path: Path, destination: Path, refusal: DeliveryRefused, sha256: 
     if sidecar.exists():
         shutil.move(sidecar, target.with_name(target.name + ".sha256"))
     received = datetime.now(UTC).isoformat(timespec="seconds")
-    target.with_name(target.name + ".motif.txt").write_text(
+    target.with_name(target.name + REASON_TEXT).write_text(
         f"Livraison refusée le {received}\n"
         f"Fichier : {path.name}\n"
         f"Empreinte SHA-256 : {sha256}\n"
@@ -33,7 +34,7 @@ def quarantine(path: Path, destination: Path, refusal: DeliveryRefused, sha256: 
         "passage. Ce fichier-ci sera supprimé selon la durée de conservation de la convention.\n",
         encoding="utf-8",
     )
-    target.with_name(target.name + ".motif.json").write_text(
+    reason_file(target).write_text(
         json.dumps(
             {
                 "fichier": path.name,

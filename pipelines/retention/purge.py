@@ -34,6 +34,7 @@ from recours import audit_log
 from recours.conventions import Convention
 from recours.errors import RecoursError
 from recours.home import Home
+from recours.home import parquet as parquet_of
 
 Zone = Literal["landing", "pseudonymized"]
 
@@ -148,7 +149,7 @@ def plan_purge(home: Home, conventions: dict[str, Convention], today: date) -> l
                 plan.append(_raw_deletion(home, raw, retention.raw_days, why, checksum))
         for delivery in expired_deliveries:
             age = (today - delivery.ingested_on).days
-            parquet = delivery.folder / f"{delivery.manifest['schema']}.parquet"
+            parquet = parquet_of(delivery.folder, delivery.manifest["schema"])
             files = [p for p in delivery.folder.rglob("*") if p.is_file()]
             plan.append(
                 Deletion(
